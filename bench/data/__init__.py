@@ -1,0 +1,9 @@
+"""Domains: labelled distributions with fixed train / val / test splits.
+
+A domain module registers a builder with ``@DOMAINS.register("name")`` (or ``"prefix/*"`` for a
+family such as ``digits-c/<corruption>``). The builder takes the full domain name and returns a
+:class:`Domain`. Look domains up with :func:`load_domain`.
+"""
+from bench.data.base import DOMAINS, Domain, Split, cache_dir, load_domain, seeded_splits
+
+__all__ = ["DOMAINS", "Domain", "Split", "cache_dir", "load_domain", "seeded_splits"]

@@ -1,0 +1,91 @@
+"""The data types every domain returns, the domain registry and the on-disk data cache."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from bench.registry import Registry
+
+#: name -> builder(name: str) -> Domain. Builders must be deterministic: the same name always
+#: gives the same splits (seeded from the name, not from the cell's seed).
+DOMAINS: Registry[Callable[[str], "Domain"]] = Registry("domain", "bench.data")
+
+
+@dataclass
+class Split:
+    """One split of a domain.
+
+    ``x`` is indexable by a LongTensor of indices: for images a float tensor ``[N, C, H, W]`` with
+    values in [0, 1] (or a uint8 / memory-mapped tensor that a backbone converts), for text a list
+    of strings. ``y`` holds integer labels ``[N]``.
+    """
+
+    x: Any
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def take(self, idx: torch.Tensor) -> "Split":
+        return Split(take(self.x, idx), self.y[idx])
+
+
+def take(x: Any, idx: torch.Tensor) -> Any:
+    """Index a batch out of a tensor, a dict of tensors, or a list (text)."""
+    if isinstance(x, dict):
+        return {k: take(v, idx) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [x[i] for i in idx.tolist()]
+    return x[idx]
+
+
+@dataclass
+class Domain:
+    name: str
+    modality: str  # "image" or "text"
+    classes: list[str]
+    train: Split
+    val: Split
+    test: Split
+    #: free-form facts for reports and provenance (image size, source of the data, ...)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one image (C, H, W); empty for text."""
+        return tuple(self.train.x.shape[1:]) if self.modality == "image" else ()
+
+
+def load_domain(name: str) -> Domain:
+    """Build (or read from the cache) the domain called ``name``; unknown names say what exists."""
+    domain = DOMAINS.get(name)(name)
+    if domain.name != name:
+        raise RuntimeError(f"domain builder for {name!r} returned a domain named {domain.name!r}")
+    return domain
+
+
+def cache_dir(*parts: str) -> Path:
+    """Where generated or decoded data is cached: ``$BENCH_CACHE`` or ``~/.cache/transfer-bench``."""
+    root = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "transfer-bench"))
+    path = root.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def seeded_splits(
+    n: int, seed: int, fractions: tuple[float, float, float] = (0.6, 0.1, 0.3)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fixed train / val / test index arrays for ``n`` items from a seeded permutation."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_train = int(round(fractions[0] * n))
+    n_val = int(round(fractions[1] * n))
+    return perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :]
