@@ -44,6 +44,13 @@ def take(x: Any, idx: torch.Tensor) -> Any:
     return x[idx]
 
 
+def to_device(x: Any, device: str) -> Any:
+    """Move a batch (tensor or dict of tensors) to ``device``; text lists stay as they are."""
+    if isinstance(x, dict):
+        return {k: to_device(v, device) for k, v in x.items()}
+    return x.to(device, non_blocking=True) if isinstance(x, torch.Tensor) else x
+
+
 @dataclass
 class Domain:
     name: str

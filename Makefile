@@ -1,0 +1,32 @@
+# Each target sets itself up: a virtual environment in $(VENV), the package and its extras.
+# pip (not uv/poetry) so that the machine's pip constraints (local torch builds) apply.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BENCH := $(VENV)/bin/bench
+EXTRAS ?= dev,text,peft
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test bench smoke clean
+
+$(VENV)/.installed-$(EXTRAS): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[$(EXTRAS)]'
+	touch $@
+
+run: $(VENV)/.installed-$(EXTRAS)  ## the default suite, offline, then its report
+	$(BENCH) run suites/default.yaml --results results/default
+	$(BENCH) report results/default --out reports/default
+	@echo "report: reports/default/README.md"
+
+test: $(VENV)/.installed-$(EXTRAS)  ## the test suite
+	$(PY) -m pytest -q
+
+smoke: $(VENV)/.installed-$(EXTRAS)  ## the seconds-long smoke suite
+	$(BENCH) run suites/smoke.yaml --results results/smoke --fresh
+
+bench: $(VENV)/.installed-$(EXTRAS)  ## speed and overhead benchmarks (numbers go in the README)
+	$(PY) -m pytest -q benchmarks --benchmark-enable --benchmark-only
+
+clean:
+	rm -rf results/*/ reports/*/ .pytest_cache

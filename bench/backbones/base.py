@@ -1,0 +1,111 @@
+"""A backbone is a feature extractor plus a replaceable linear head: :class:`TransferModel`.
+
+Every backbone family builds one through a function registered in :data:`BACKBONES`:
+``builder(spec: BackboneSpec, num_classes: int, in_chans: int) -> TransferModel``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict
+from torch import nn
+
+from bench.registry import Registry
+
+
+class BackboneSpec(BaseModel):
+    """A backbone as a suite names it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    #: False (random init), True (the library's own weights) or a local ``.safetensors`` path
+    pretrained: bool | str = False
+    #: images are resized to this square size before the backbone (None: the domain's own size)
+    input_size: int | None = None
+    #: passed to the model constructor (e.g. timm's ``img_size``, ``patch_size``)
+    kwargs: dict[str, Any] = {}
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+BACKBONES: Registry[Callable[..., "TransferModel"]] = Registry("backbone", "bench.backbones")
+
+
+class TransferModel(nn.Module):
+    """``head(features(prepare(x)))``.
+
+    ``layer_groups`` lists the backbone's parameter groups from the input (stem) to the top,
+    followed by the head: what gradual unfreezing and discriminative learning rates walk over.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        feature_dim: int,
+        num_classes: int,
+        layer_groups: list[list[nn.Parameter]],
+        input_size: int | None = None,
+        mean: float | tuple[float, ...] = 0.0,
+        std: float | tuple[float, ...] = 1.0,
+        modality: str = "image",
+    ):
+        super().__init__()
+        self.backbone = backbone
+        self.feature_dim = feature_dim
+        self.head = nn.Linear(feature_dim, num_classes)
+        self._groups = layer_groups
+        self.input_size = input_size
+        self.modality = modality
+        self.register_buffer("_mean", torch.tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1))
+        self.register_buffer("_std", torch.tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1))
+
+    def prepare(self, x: Any) -> Any:
+        """Raw domain inputs -> what the backbone takes. Images: float, resized, normalised."""
+        if self.modality != "image":
+            return x
+        x = x.to(self._mean.device)
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        if self.input_size is not None and x.shape[-1] != self.input_size:
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
+                              align_corners=False)
+        return (x - self._mean) / self._std
+
+    def features(self, x: Any) -> torch.Tensor:
+        return self.backbone(self.prepare(x))
+
+    def forward(self, x: Any) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Backbone groups from input to top, then the head as the last group."""
+        return [list(g) for g in self._groups] + [list(self.head.parameters())]
+
+    def reset_head(self, num_classes: int | None = None) -> None:
+        """A fresh head (same or new number of classes), e.g. for a linear probe."""
+        out = num_classes or self.head.out_features
+        self.head = nn.Linear(self.feature_dim, out).to(self.head.weight.device)
+
+
+def count_params(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, total
+
+
+def load_weights(model: nn.Module, path: str) -> None:
+    """Load a local ``.safetensors`` (or a ``weights_only`` torch file) into the backbone."""
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        state = load_file(path)
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if len(missing) == len(model.state_dict()):
+        raise ValueError(f"no tensor of {path} matches the backbone; unexpected keys: {unexpected[:5]}")

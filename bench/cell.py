@@ -1,0 +1,175 @@
+"""The protocol of one cell, top to bottom (SPEC.md, "Protocol for one cell").
+
+``run_cell(cell, ...)`` never raises for a problem of the cell itself: an exception, a NaN loss or
+an out-of-memory becomes a row with status ``failed`` / ``diverged`` / ``oom`` and the error text,
+so one bad cell never takes a sweep down.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import math
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from bench import measure
+from bench.backbones import count_params
+from bench.data.base import Domain, Split, load_domain
+from bench.data.budget import budget_indices
+from bench.source_stage import initial_model, source_model
+from bench.strategies import AdaptContext, get_strategy
+from bench.suite import Cell
+from bench.train import Diverged, StepLoop, evaluate
+
+NAN = float("nan")
+ProgressFn = Callable[[str, int, int], None]  # (stage, step, total)
+
+
+@functools.lru_cache(maxsize=16)
+def cached_domain(name: str) -> Domain:
+    """Domains are deterministic, so one process builds each once and shares it between cells."""
+    return load_domain(name)
+
+
+def run_cell(cell: Cell, results_dir: str | Path, run_id: str = "", device: str = "cpu",
+             progress: ProgressFn | None = None, memo: dict | None = None) -> dict[str, Any]:
+    """Run one cell and return its row (not yet written)."""
+    row = base_row(cell, run_id, device)
+    try:
+        _protocol(cell, Path(results_dir), device, row, progress, memo if memo is not None else {})
+        row["status"] = "ok"
+    except _Skip as e:
+        row.update(status="skipped", error=str(e))
+    except Diverged as e:
+        row.update(status="diverged", error=f"diverged: {e}")
+    except torch.cuda.OutOfMemoryError as e:
+        row.update(status="oom", error=f"out of memory: {e}"[:2000])
+    except Exception as e:  # noqa: BLE001 - every failure of a cell becomes a row
+        if "out of memory" in str(e).lower():
+            row.update(status="oom", error=f"out of memory: {e}"[:2000])
+        else:
+            tb = traceback.format_exc(limit=-4)
+            row.update(status="failed", error=f"{type(e).__name__}: {e}\n{tb}"[:4000])
+    row["finished_at"] = datetime.now(timezone.utc)
+    return row
+
+
+def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: ProgressFn | None,
+              memo: dict) -> None:
+    strategy_cls = get_strategy(cell.strategy)
+    if strategy_cls.needs_target_labels and cell.label_budget == 0:
+        raise _Skip(f"{cell.strategy} needs target labels and the label budget is 0")
+
+    source, target = cached_domain(cell.source_domain), cached_domain(cell.target_domain)
+    if source.classes != target.classes:
+        raise ValueError(f"{cell.source_domain} and {cell.target_domain} have different label sets")
+
+    # 1. source stage (cached and shared by every cell with the same source key)
+    on_source = (lambda s, t: progress("source", s, t)) if progress else None
+    model, meta = source_model(cell, source, device, results_dir / "_source_models", on_source)
+    row["source_wall_s"], row["source_cached"] = meta["wall_s"], meta["cached"]
+
+    # 2. before adaptation
+    model.eval()
+    row["source_acc_before"], _ = evaluate(model, source.test, device)
+    row["target_acc_before"], _ = evaluate(model, target.test, device)
+
+    # 3. adaptation: the strategy sees target-train labels only within the budget
+    labeled_idx = budget_indices(target.train.y, cell.label_budget, cell.seed)
+    hp = strategy_cls.Hparams(**cell.hparams)
+    steps = strategy_cls.total_steps(hp, cell.adapt.steps) if strategy_cls.trains else 0
+    ctx = AdaptContext(
+        source_train=source.train, source_val=source.val, target_labeled=target.train.take(labeled_idx),
+        target_labeled_idx=labeled_idx, target_unlabeled_x=target.train.x,
+        num_classes=target.num_classes, config=cell.adapt, steps=steps, seed=cell.seed,
+        device=device, initial_model=lambda: initial_model(cell, source).to(device),
+        cache=memo, cache_key=meta.get("source_key", ""), target_domain=cell.target_domain)
+    torch.manual_seed(cell.seed)
+    strategy = strategy_cls(model, ctx, hp)
+    selector = Selector(cell.selection, strategy, source.val, device)
+    loop = StepLoop(steps, device, on_step=(lambda s, t: progress("adapt", s, t)) if progress else None)
+    t0 = time.perf_counter()
+    with measure.PeakMemory(device) as mem:
+        strategy.setup()
+        strategy.model.train()
+        loop.run(strategy.update, lambda: ctx.samples_seen, set_step=lambda s: setattr(ctx, "step", s),
+                 checkpoint=selector.check if selector.active else None, every=selector.every(steps))
+        strategy.finish()
+    row["adapt_wall_s"] = time.perf_counter() - t0
+    selector.restore_best()
+    row.update(steps=steps, train_samples_per_s=loop.samples_per_s, mem_kind=mem.kind,
+               peak_mem_allocated_bytes=mem.allocated, peak_mem_reserved_bytes=mem.reserved,
+               mem_baseline_bytes=mem.baseline_bytes)
+    row["trainable_params"], row["total_params"] = _params(strategy)
+
+    # 4. after adaptation
+    strategy.model.eval()
+    row["target_acc"], row["infer_samples_per_s"] = evaluate(strategy.predict, target.test, device)
+    row["source_acc_after"], _ = evaluate(strategy.predict, source.test, device)
+    row["forgetting"] = row["source_acc_before"] - row["source_acc_after"]
+    row["target_gain"] = row["target_acc"] - row["target_acc_before"]
+
+
+def _params(strategy: Any) -> tuple[int, int]:
+    trainable, total = count_params(strategy.model)
+    if not strategy.trains:
+        trainable = 0
+    return trainable, total
+
+
+class _Skip(Exception):
+    """The cell does not apply (e.g. a supervised strategy at label budget 0): a ``skipped`` row."""
+
+
+class Selector:
+    """Model selection on data the strategy may see; ``last`` keeps the final weights."""
+
+    def __init__(self, rule: str, strategy: Any, source_val: Split, device: str):
+        self.rule, self.strategy, self.val, self.device = rule, strategy, source_val, device
+        self.best, self.best_state = -math.inf, None
+
+    @property
+    def active(self) -> bool:
+        return self.rule != "last"
+
+    def every(self, steps: int) -> int:
+        return max(1, steps // 10)
+
+    def check(self, step: int) -> None:
+        model = self.strategy.model
+        was_training = model.training
+        model.eval()
+        acc, _ = evaluate(self.strategy.predict, self.val, self.device)
+        model.train(was_training)
+        if acc > self.best:
+            self.best, self.best_state = acc, copy.deepcopy(model.state_dict())
+
+    def restore_best(self) -> None:
+        if self.active and self.best_state is not None:
+            self.check(-1)  # the final weights compete too
+            self.strategy.model.load_state_dict(self.best_state)
+
+
+def base_row(cell: Cell, run_id: str, device: str) -> dict[str, Any]:
+    """Identity and provenance columns, accuracies and costs unset (NaN / 0)."""
+    return {
+        "run_id": run_id, "suite": cell.suite, "cell_key": cell.key(), "backbone": cell.backbone.name,
+        "strategy": cell.strategy, "hparams": json.dumps(cell.hparams, sort_keys=True),
+        "source_domain": cell.source_domain, "target_domain": cell.target_domain,
+        "label_budget": str(cell.label_budget), "seed": cell.seed, "selection_rule": cell.selection,
+        "target_acc": NAN, "target_acc_before": NAN, "source_acc_before": NAN, "source_acc_after": NAN,
+        "forgetting": NAN, "target_gain": NAN, "trainable_params": 0, "total_params": 0,
+        "train_samples_per_s": NAN, "infer_samples_per_s": NAN, "peak_mem_allocated_bytes": 0,
+        "peak_mem_reserved_bytes": 0, "mem_kind": "cuda" if str(device).startswith("cuda") else "cpu_rss",
+        "mem_baseline_bytes": 0, "adapt_wall_s": NAN, "source_wall_s": NAN, "steps": 0,
+        "source_cached": False, "status": "failed", "error": "",
+        "started_at": datetime.now(timezone.utc), "finished_at": None, "git_sha": measure.git_sha(),
+        "package_versions": measure.package_versions(), "device_name": measure.device_name(device),
+        "host": measure.host(),
+    }

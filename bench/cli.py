@@ -1,0 +1,120 @@
+"""The ``bench`` command. Heavy libraries are imported inside commands, so ``--help`` stays fast."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+class _Group(click.Group):
+    """Turn the harness's own user-facing errors into one clear line and exit code 2."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        from bench.registry import UnknownNameError
+        from bench.results import ResultsError
+        from bench.suite import SuiteError
+
+        try:
+            return super().invoke(ctx)
+        except (SuiteError, UnknownNameError, ResultsError) as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """transfer-bench: benchmark transfer learning under domain shift.
+
+    \b
+    bench list                         what backbones, strategies and domains exist
+    bench run suites/default.yaml      run a suite into results/<suite name>
+    bench report results/default       comparison tables from one or more results dirs
+    """
+
+
+@main.command()
+@click.argument("suite_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Results directory (default: results/<suite name>). Finished cells in it are kept "
+                   "and not rerun.")
+@click.option("--device", default="auto", show_default=True,
+              help="cpu, cuda, cuda:1, ... or auto (CUDA when available; the suite may also say).")
+@click.option("--fresh", is_flag=True, help="Delete the results directory first and run every cell.")
+@click.option("--dry-run", is_flag=True, help="Print the cell grid (and which cells are done); run nothing.")
+@click.option("--no-progress", is_flag=True, help="No progress bars (for logs).")
+def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dry_run: bool,
+        no_progress: bool) -> None:
+    """Run SUITE_FILE: every (backbone, strategy, pair, budget, seed) cell not already finished.
+
+    Each finished cell is written at once as <results>/<cell_key>.parquet, so an interrupted run
+    loses nothing: run the same command again to finish it. Exit code 1 if any cell failed,
+    diverged or ran out of memory (their rows say why).
+    """
+    from bench.suite import load_suite
+
+    suite = load_suite(suite_file)
+    results_dir = results_dir or Path("results") / suite.name
+    if dry_run:
+        _print_grid(suite, results_dir)
+        return
+    from bench.runner import run_suite
+
+    summary = run_suite(suite, results_dir, device=device, fresh=fresh, show_progress=not no_progress)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "nothing to run"
+    click.echo(f"run {summary.run_id}: {summary.total} cells, {summary.already_done} already done; "
+               f"this run: {counts}. Results in {results_dir}")
+    if summary.not_ok:
+        click.echo(f"{summary.not_ok} cell(s) did not finish ok; see their 'error' column "
+                   f"(bench report {results_dir} lists them).", err=True)
+        sys.exit(1)
+
+
+def _print_grid(suite, results_dir: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bench.results import finished_keys
+    from bench.suite import expand
+
+    done = finished_keys(results_dir)
+    table = Table(title=f"suite {suite.name}: cells")
+    for col in ("key", "backbone", "strategy", "hparams", "pair", "budget", "seed", "done"):
+        table.add_column(col)
+    cells = expand(suite)
+    for c in cells:
+        hp = ",".join(f"{k}={v}" for k, v in sorted(c.hparams.items()) if v is not None)
+        table.add_row(c.key(), c.backbone.name, c.strategy, hp, c.pair, str(c.label_budget),
+                      str(c.seed), "yes" if c.key() in done else "")
+    Console().print(table)
+    n_done = sum(c.key() in done for c in cells)
+    click.echo(f"{len(cells)} cells, {n_done} done, {len(cells) - n_done} to run into {results_dir}")
+
+
+@main.command(name="list")
+@click.argument("what", type=click.Choice(["all", "backbones", "strategies", "domains"]), default="all")
+def list_(what: str) -> None:
+    """List registered backbones, strategies and domains (families as prefix/*)."""
+    from bench.backbones import BACKBONES
+    from bench.data import DOMAINS
+    from bench.strategies import STRATEGIES
+
+    for name, reg in (("backbones", BACKBONES), ("strategies", STRATEGIES), ("domains", DOMAINS)):
+        if what in ("all", name):
+            click.echo(f"{name}:")
+            for entry, obj in sorted(reg.describe().items()):
+                doc = (sys.modules[obj.__module__].__doc__ or "").strip().splitlines()
+                click.echo(f"  {entry:<22} {doc[0] if doc else ''}")
+
+
+@main.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: reports/<name of first RESULTS>).")
+@click.option("--metric", default="target_acc", show_default=True, help="Column to tabulate.")
+def report(results: tuple[Path, ...], out: Path | None, metric: str) -> None:
+    """Build comparison tables (Markdown + CSV) from one or more results directories."""
+    from bench.report import build_report
+
+    out = out or Path("reports") / results[0].name
+    path = build_report(list(results), out, metric=metric)
+    click.echo(f"report written to {path}")

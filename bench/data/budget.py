@@ -1,0 +1,19 @@
+"""Label budgets: which target-train labels a strategy may see."""
+from __future__ import annotations
+
+import torch
+
+
+def budget_indices(y: torch.Tensor, budget: int | str, seed: int) -> torch.Tensor:
+    """Indices of the labelled examples allowed under ``budget``.
+
+    ``"all"``: every index; ``k``: exactly ``k`` per class (all of a class that has fewer), drawn
+    with a seeded permutation so each seed sees its own, reproducible labelled subset.
+    """
+    if budget == "all":
+        return torch.arange(len(y))
+    k = int(budget)
+    gen = torch.Generator().manual_seed(10_007 * seed + 17)
+    perm = torch.randperm(len(y), generator=gen)
+    chosen = [perm[y[perm] == c][:k] for c in torch.unique(y).tolist()]
+    return torch.sort(torch.cat(chosen)).values if chosen else torch.empty(0, dtype=torch.long)

@@ -1,0 +1,47 @@
+"""The progress display of a run: one bar over cells, one over the current cell's steps (rich)."""
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+class SuiteProgress:
+    def __init__(self, n_cells: int, enabled: bool = True, console: Console | None = None):
+        self.enabled = enabled and n_cells > 0
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=self.console,
+            disable=not self.enabled, transient=False)
+        self.n_cells = n_cells
+        self._stage = ""
+
+    def __enter__(self) -> "SuiteProgress":
+        self.progress.__enter__()
+        self.cells = self.progress.add_task("cells", total=self.n_cells)
+        self.steps = self.progress.add_task("  steps", total=1, visible=False)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def start_cell(self, description: str) -> None:
+        self.progress.update(self.cells, description=f"cells  [dim]{description}[/]")
+        self.progress.reset(self.steps, total=1, visible=False)
+
+    def step(self, stage: str, step: int, total: int) -> None:
+        # updating rich on every step of a fast CPU loop costs more than the step: thin it out
+        if step != total and step % max(1, total // 50):
+            return
+        desc = f"  {stage} steps"
+        self.progress.update(self.steps, description=desc, completed=step, total=total, visible=True)
+
+    def finish_cell(self, row: dict) -> None:
+        self.progress.advance(self.cells)
+        if row["status"] not in ("ok", "skipped"):
+            first_line = (row.get("error") or "").splitlines()[:1]
+            self.console.print(f"[red]{row['status']}[/]: {row['strategy']} on "
+                               f"{row['source_domain']}->{row['target_domain']} seed {row['seed']}: "
+                               f"{first_line[0] if first_line else ''}")

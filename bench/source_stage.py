@@ -1,0 +1,68 @@
+"""The source stage: train backbone + head on labelled source-train, once, and cache the result.
+
+Every cell with the same (backbone, source domain, seed, source training config) shares one
+source model (``Cell.source_key``). The cache entry is a folder written under a temporary name and
+renamed into place, so a crash never leaves a half-written model that a later cell would load.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors.torch import load_model, save_model
+
+from bench.backbones import TransferModel, create_model
+from bench.data.base import Domain
+from bench.suite import Cell
+from bench.train import fit_supervised
+
+#: source keys trained by this process, in order (tests count trainings with it)
+TRAINED: list[str] = []
+
+
+def initial_model(cell: Cell, domain: Domain) -> TransferModel:
+    """The weights the source stage starts from: seeded by the cell's seed, so reproducible."""
+    torch.manual_seed(cell.seed)
+    in_chans = domain.input_shape[0] if domain.modality == "image" else 0
+    return create_model(cell.backbone, num_classes=domain.num_classes, in_chans=in_chans)
+
+
+def source_model(cell: Cell, domain: Domain, device: str, cache_root: Path,
+                 on_step: Callable[[int, int], None] | None = None) -> tuple[TransferModel, dict]:
+    """The trained source model for ``cell`` (from the cache when present) and its metadata."""
+    entry = Path(cache_root) / cell.source_key()
+    model = initial_model(cell, domain).to(device)
+    meta_path = entry / "meta.json"
+    if meta_path.exists():
+        try:
+            load_model(model, str(entry / "model.safetensors"), device=str(device))
+            return model, {**json.loads(meta_path.read_text()), "cached": True}
+        except Exception:  # corrupt or foreign entry: retrain rather than fail the cell
+            shutil.rmtree(entry, ignore_errors=True)
+
+    torch.manual_seed(cell.seed)
+    t0 = time.perf_counter()
+    fit_supervised(model, domain.train, cell.source, seed=cell.seed, device=device, on_step=on_step)
+    meta = {"source_key": cell.source_key(), "wall_s": time.perf_counter() - t0,
+            "backbone": cell.backbone.model_dump(mode="json"), "source_domain": cell.source_domain,
+            "seed": cell.seed, "train": cell.source.model_dump(mode="json")}
+    TRAINED.append(cell.source_key())
+    _save(model, meta, entry)
+    return model, {**meta, "cached": False}
+
+
+def _save(model: TransferModel, meta: dict, entry: Path) -> None:
+    tmp = entry.parent / f".{entry.name}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.mkdir(parents=True)
+    save_model(model, str(tmp / "model.safetensors"))
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    try:
+        os.rename(tmp, entry)
+    except OSError:  # another worker finished the same source model first: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,175 @@
+"""What a strategy is, and everything it may see (:class:`AdaptContext`).
+
+A strategy is a small class (DomainBed's shape): ``setup()`` once, ``update(step)`` per training
+step (draw batches from the context, take one optimiser step, return the losses), ``predict(x)``.
+The harness owns the loop, so every strategy is timed, checked for divergence and shown in the
+progress bar the same way. Register one with ``@STRATEGIES.register("name")``; its
+hyper-parameters are a pydantic model ``Hparams`` (unknown or ill-typed keys fail suite
+validation with the field's name).
+
+The context hands out target-train *inputs* for unlabelled use and target-train *labels only
+within the label budget*: a strategy cannot reach a target label it was not given.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from torch import nn
+
+from bench.data.base import Split, take, to_device
+from bench.registry import Registry
+from bench.suite import TrainConfig
+
+STRATEGIES: Registry[type["Strategy"]] = Registry("strategy", "bench.strategies")
+
+
+class Hparams(BaseModel):
+    """Hyper-parameters every strategy has; ``None`` means the suite's ``adapt`` setting."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lr: float | None = Field(None, gt=0)
+    steps: int | None = Field(None, ge=0)
+
+
+class Sampler:
+    """Endless seeded mini-batches from a split; counts the samples it hands out."""
+
+    def __init__(self, x: Any, y: torch.Tensor | None, batch_size: int, seed: int, device: str):
+        self.x, self.y, self.device = x, y, device
+        self.n = len(y) if y is not None else len(x)
+        self.batch_size = min(batch_size, self.n) if self.n else 0
+        self.gen = torch.Generator().manual_seed(seed)
+        self.samples = 0
+        self._perm, self._pos = torch.empty(0, dtype=torch.long), 0
+
+    def next_indices(self) -> torch.Tensor:
+        if self.n == 0:
+            raise RuntimeError("this strategy asked for a batch from an empty split")
+        if self._pos + self.batch_size > len(self._perm):
+            self._perm, self._pos = torch.randperm(self.n, generator=self.gen), 0
+        idx = self._perm[self._pos : self._pos + self.batch_size]
+        self._pos += self.batch_size
+        self.samples += len(idx)
+        return idx
+
+    def next(self) -> Any:
+        """``x`` (unlabelled sampler) or ``(x, y)`` on the device."""
+        idx = self.next_indices()
+        x = to_device(take(self.x, idx), self.device)
+        return x if self.y is None else (x, self.y[idx].to(self.device))
+
+
+@dataclass
+class AdaptContext:
+    """All a strategy may use. Built by the cell recipe; nothing here holds target-test data."""
+
+    source_train: Split
+    source_val: Split
+    target_labeled: Split          # target-train examples within the label budget
+    target_labeled_idx: torch.Tensor  # their positions in target-train (for feature caches)
+    target_unlabeled_x: Any        # all target-train inputs, no labels
+    num_classes: int
+    config: TrainConfig            # the suite's adapt config (lr/steps may be overridden)
+    steps: int
+    seed: int
+    device: str
+    initial_model: Callable[[], nn.Module]  # fresh weights as the source stage started from
+    cache: dict[str, Any] = field(default_factory=dict)  # per-run memo (e.g. cached features)
+    cache_key: str = ""            # identifies the source model, for keys into ``cache``
+    target_domain: str = ""
+    step: int = 0                  # set by the loop; ``progress`` is step / steps
+
+    def __post_init__(self) -> None:
+        bs, s, d = self.config.batch_size, self.seed, self.device
+        self.source = Sampler(self.source_train.x, self.source_train.y, bs, s + 1, d)
+        self.labeled = Sampler(self.target_labeled.x, self.target_labeled.y, bs, s + 2, d)
+        self.unlabeled = Sampler(self.target_unlabeled_x, None, bs, s + 3, d)
+
+    @property
+    def progress(self) -> float:
+        return self.step / max(1, self.steps)
+
+    @property
+    def samples_seen(self) -> int:
+        return self.source.samples + self.labeled.samples + self.unlabeled.samples
+
+
+class Strategy:
+    """Base class. Subclasses set the class flags, ``Hparams`` and implement ``update``."""
+
+    Hparams: ClassVar[type[Hparams]] = Hparams
+    #: skipped (not failed) when the label budget is 0
+    needs_target_labels: ClassVar[bool] = False
+    #: whether ``update`` is called at all (``source_only`` and ``adabn`` take no gradient steps)
+    trains: ClassVar[bool] = True
+
+    def __init__(self, model: nn.Module, ctx: AdaptContext, hp: Hparams):
+        self.model, self.ctx, self.hp = model, ctx, hp
+
+    @classmethod
+    def total_steps(cls, hp: Hparams, default: int) -> int:
+        """How many times the loop calls ``update``: ``steps`` from the hparams, else the suite's."""
+        return hp.steps if hp.steps is not None else default
+
+    @classmethod
+    def validate_hparams(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        """Defaults filled in; a bad key or value raises ValueError naming it."""
+        try:
+            return cls.Hparams(**raw).model_dump()
+        except ValidationError as e:
+            errs = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+            fields = ", ".join(cls.Hparams.model_fields)
+            raise ValueError(f"strategy {cls.__name__}: {errs} (its hyper-parameters: {fields})") from None
+
+    def setup(self) -> None:
+        """Once, before the first step: freeze / unfreeze, build optimisers."""
+
+    def update(self, step: int) -> dict[str, float]:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """Once, after the last step (e.g. re-estimate statistics)."""
+
+    @torch.no_grad()
+    def predict(self, x: Any) -> torch.Tensor:
+        return self.model(x)
+
+    # helpers shared by many strategies -------------------------------------------------
+    @property
+    def lr(self) -> float:
+        return self.hp.lr or self.ctx.config.lr
+
+    def optimizer(self, params_or_groups: Any) -> torch.optim.Optimizer:
+        from bench.train import make_optimizer
+
+        return make_optimizer(params_or_groups, self.ctx.config, lr=self.lr)
+
+    def supervised_step(self, opt: torch.optim.Optimizer) -> dict[str, float]:
+        """One cross-entropy step on a batch of labelled target-train examples (within budget)."""
+        x, y = self.ctx.labeled.next()
+        return self.step_loss(opt, F.cross_entropy(self.model(x), y))
+
+    def step_loss(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> dict[str, float]:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item()}
+
+    def freeze_all_but_head(self) -> None:
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        for p in self.model.head.parameters():
+            p.requires_grad_(True)
+
+    def frozen_copy(self) -> nn.Module:
+        """A frozen copy of the model as it is now (the source model, for L2-SP, LwF, ...)."""
+        twin = copy.deepcopy(self.model).eval()
+        for p in twin.parameters():
+            p.requires_grad_(False)
+        return twin

@@ -1,0 +1,222 @@
+"""Suite files: a YAML grid, validated with pydantic, that expands to :class:`Cell` s.
+
+A suite is backbones x strategies x domain pairs x label budgets x seeds. Every cell carries all
+that determines its result; its key is a stable hash of exactly that (see :meth:`Cell.key`).
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bench.backbones import BACKBONES, BackboneSpec
+
+#: bump when the protocol of one cell changes so that old results are not reused
+PROTOCOL_VERSION = 1
+
+
+def stable_hash(obj: Any) -> str:
+    """16 hex digits of sha256 over canonical JSON: the same content always gives the same key."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class SuiteError(ValueError):
+    """A suite that cannot be read or does not validate; the message says what was expected."""
+
+
+class TrainConfig(BaseModel):
+    """How a stage trains: optimiser, learning rate, steps, batch size."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    steps: int = Field(500, ge=0)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.9, ge=0)
+
+
+Budget = int | Literal["all"]
+
+
+class StrategyEntry(BaseModel):
+    """``{name: lora, rank: 8, ...}``: a strategy and its hyper-parameters (checked per strategy).
+
+    ``label_budgets`` (optional) replaces the suite's budgets for this entry, e.g. to run
+    ``target_only`` also at ``all`` as the supervised ceiling without multiplying every strategy.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    label_budgets: list[Budget] | None = None
+
+    @field_validator("label_budgets")
+    @classmethod
+    def _budgets_non_negative(cls, value: list[Budget] | None) -> list[Budget] | None:
+        return value if value is None else check_budgets(value)
+
+    @property
+    def hparams(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+def check_budgets(value: list[Budget]) -> list[Budget]:
+    if any(isinstance(b, int) and b < 0 for b in value):
+        raise ValueError("label budgets are 0, a positive number of labels per class, or 'all'")
+    return value
+
+
+class Pair(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    target: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}->{self.target}"
+
+
+class Suite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    backbones: list[BackboneSpec] = Field(min_length=1)
+    strategies: list[StrategyEntry] = Field(min_length=1)
+    #: ``"source -> target"`` strings or ``{source, target}`` mappings
+    pairs: list[Pair] = Field(min_length=1)
+    #: labelled target-train examples per class the strategy may use: 0, k, or "all"
+    label_budgets: list[Budget] = Field(default_factory=lambda: ["all"], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    source: TrainConfig = TrainConfig()
+    adapt: TrainConfig = TrainConfig(steps=200)
+    #: how the adapted model is chosen; only rules that use data the strategy may see
+    selection: Literal["last", "source_val"] = "last"
+    device: str = "auto"
+    threads: int | None = Field(2, ge=1)
+
+    @field_validator("pairs", mode="before")
+    @classmethod
+    def _parse_pairs(cls, value: Any) -> Any:
+        out = []
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                if "->" not in item:
+                    raise ValueError(f"pair {item!r} must look like 'source -> target'")
+                src, tgt = (s.strip() for s in item.split("->", 1))
+                item = {"source": src, "target": tgt}
+            out.append(item)
+        return out
+
+    @field_validator("backbones", "strategies", mode="before")
+    @classmethod
+    def _names_to_mappings(cls, value: Any) -> Any:
+        return [{"name": v} if isinstance(v, str) else v for v in value]
+
+    @field_validator("label_budgets")
+    @classmethod
+    def _budgets_non_negative(cls, value: list[Budget]) -> list[Budget]:
+        return check_budgets(value)
+
+    @model_validator(mode="after")
+    def _names_exist(self) -> "Suite":
+        from bench.data import DOMAINS
+        from bench.strategies import STRATEGIES
+
+        for b in self.backbones:
+            if b.name not in BACKBONES:
+                raise ValueError(BACKBONES.unknown_message(b.name))
+        for s in self.strategies:
+            STRATEGIES.get(s.name).validate_hparams(s.hparams)  # raises with the field and values
+        for p in self.pairs:
+            for d in (p.source, p.target):
+                if d not in DOMAINS:
+                    raise ValueError(DOMAINS.unknown_message(d))
+        return self
+
+
+class Cell(BaseModel):
+    """One unit of work, storage and resumption."""
+
+    model_config = ConfigDict(frozen=True)
+
+    suite: str
+    backbone: BackboneSpec
+    strategy: str
+    hparams: dict[str, Any]
+    source_domain: str
+    target_domain: str
+    label_budget: Budget
+    seed: int
+    source: TrainConfig
+    adapt: TrainConfig
+    selection: str
+
+    def key(self) -> str:
+        """Stable hash of what determines the result (the suite's name does not)."""
+        ident = self.model_dump(mode="json", exclude={"suite"})
+        ident["protocol"] = PROTOCOL_VERSION
+        return stable_hash(ident)
+
+    def source_key(self) -> str:
+        """What the source stage depends on: cells sharing it share one source model."""
+        ident = {"backbone": self.backbone.model_dump(mode="json"), "source": self.source_domain,
+                 "seed": self.seed, "train": self.source.model_dump(mode="json"),
+                 "protocol": PROTOCOL_VERSION}
+        return stable_hash(ident)
+
+    @property
+    def pair(self) -> str:
+        return f"{self.source_domain}->{self.target_domain}"
+
+    def describe(self) -> str:
+        hp = ",".join(f"{k}={v}" for k, v in sorted(self.hparams.items()))
+        return (f"{self.backbone.name} | {self.strategy}{'(' + hp + ')' if hp else ''} | "
+                f"{self.pair} | budget={self.label_budget} | seed={self.seed}")
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and validate a suite file; any problem becomes a :class:`SuiteError` naming the file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SuiteError(f"suite file {path} does not exist (suites live in suites/*.yaml)") from None
+    except yaml.YAMLError as e:
+        raise SuiteError(f"{path} is not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{path}: expected a mapping with keys name, backbones, strategies, pairs, ...")
+    raw.setdefault("name", path.stem)
+    try:
+        return Suite.model_validate(raw)
+    except ValidationError as e:
+        lines = [f"{path} does not validate:"]
+        for err in e.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"  {where}: {err['msg']}")
+        raise SuiteError("\n".join(lines)) from None
+
+
+def expand(suite: Suite) -> list[Cell]:
+    """The suite's cells in a stable order (backbone, pair, seed outermost: cache-friendly)."""
+    from bench.strategies import STRATEGIES
+
+    cells = []
+    for bb, pair, seed, entry in itertools.product(suite.backbones, suite.pairs, suite.seeds,
+                                                   suite.strategies):
+        hp = STRATEGIES.get(entry.name).validate_hparams(entry.hparams)
+        for budget in entry.label_budgets or suite.label_budgets:
+            cells.append(Cell(suite=suite.name, backbone=bb, strategy=entry.name, hparams=hp,
+                              source_domain=pair.source, target_domain=pair.target,
+                              label_budget=budget, seed=seed, source=suite.source,
+                              adapt=suite.adapt, selection=suite.selection))
+    return cells
