@@ -37,7 +37,11 @@ SCHEMA = pa.schema(
         ("infer_samples_per_s", _F64), ("peak_mem_allocated_bytes", _I64),
         ("peak_mem_reserved_bytes", _I64), ("mem_kind", _STR), ("mem_baseline_bytes", _I64),
         ("adapt_wall_s", _F64), ("source_wall_s", _F64), ("steps", _I64),
-        ("source_cached", pa.bool_()),
+        ("source_cached", pa.bool_()), ("batch_size", _I64), ("adapter_bytes", _I64),
+        # domain alignment: proxy A-distance between source and target features, before / after
+        ("a_distance_before", _F64), ("a_distance_after", _F64),
+        # anything else a strategy or stage wants on record, as a JSON object
+        ("extra", _STR),
         # outcome
         ("status", _STR), ("error", _STR),
         # provenance
