@@ -28,6 +28,10 @@ from bench.data.digits import counts_to_tensor, make_domain, stratified_splits
 VERSION = 1
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 #: Rendering distribution; every value is part of the cache key. Ranges are uniform [lo, hi].
+#: Tuned with scripts/measure_shift.py (small CNN, 800 steps, seeds 0-2): synth-digits test ~100%,
+#: synth -> digits source-only ~68%, digits -> digits ~99%. The remaining gap is handwriting style
+#: (e.g. hooked 9s, flagged 1s, crossed 7s), not a rendering artefact. Thicker strokes
+#: (stroke_frac up to 0.10) or milder slant/rotation moved the source-only accuracy by < 4 points.
 PARAMS = {
     "n_per_class": 300,  # 3000 images, balanced
     "seed": 1234,
@@ -85,7 +89,9 @@ def _font(path: str | None, size: int) -> ImageFont.ImageFont | ImageFont.FreeTy
     return ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
 
 
-def render_digit(digit: int, rng: np.random.Generator, fonts: list[str], p: dict = PARAMS) -> np.ndarray:
+def render_digit(
+    digit: int, rng: np.random.Generator, fonts: list[str], p: dict = PARAMS
+) -> np.ndarray:
     """One digit on a large canvas, with random face, size, stroke, rotation, shear and position;
     returns the boolean ink mask (before normalisation). All randomness comes from ``rng``."""
     face = fonts[rng.integers(len(fonts))] if fonts else None
@@ -136,10 +142,10 @@ def _read_cache(path: Path, n: int) -> tuple[np.ndarray, np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as f:
             counts, y = f["counts"], f["y"]
-    except Exception:  # truncated zip, bad header, missing key: all mean "rebuild"
+        ok = (counts.shape == (n, 8, 8) and counts.dtype == np.uint8 and counts.max() <= 16
+              and y.shape == (n,) and np.array_equal(y, np.arange(n) % 10))
+    except Exception:  # missing, truncated zip, bad header, missing key: all mean "rebuild"
         return None
-    ok = (counts.shape == (n, 8, 8) and y.shape == (n,) and counts.dtype == np.uint8
-          and counts.max(initial=0) <= 16 and np.array_equal(np.bincount(y, minlength=10), np.full(10, n // 10)))
     return (counts, y.astype(np.int64)) if ok else None
 
 
