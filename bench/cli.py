@@ -43,16 +43,39 @@ def main() -> None:
 @click.option("--fresh", is_flag=True, help="Delete the results directory first and run every cell.")
 @click.option("--dry-run", is_flag=True, help="Print the cell grid (and which cells are done); run nothing.")
 @click.option("--no-progress", is_flag=True, help="No progress bars (for logs).")
+@click.option("--executor", type=click.Choice(["process", "inline", "ray"]), default="process",
+              show_default=True,
+              help="process: cells run in a worker process that is restarted after a hard crash "
+                   "(segfault, kill); inline: in this process (debugging); ray: as Ray tasks with the "
+                   "suite's resources (needs `pip install .[ray]`).")
+@click.option("--address", default=None,
+              help="Ray cluster address for --executor ray (default: start a local Ray).")
+@click.option("--shard", default=None, metavar="I/N",
+              help="Run only shard I of N (0-based, cost-balanced, deterministic), e.g. "
+                   "--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT. Shards may share --results.")
+@click.option("--retry-failed", is_flag=True,
+              help="Also rerun cells whose result is failed, oom or diverged.")
+@click.option("--oom-backoff", is_flag=True,
+              help="On out-of-memory, retry the cell with half the adaptation batch size (down to 1); "
+                   "the row records the sizes tried.")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
+              help="Import MODULE first, here and in every worker (registers out-of-tree strategies, "
+                   "backbones or domains). Repeatable.")
 def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dry_run: bool,
-        no_progress: bool) -> None:
+        no_progress: bool, executor: str, address: str | None, shard: str | None,
+        retry_failed: bool, oom_backoff: bool, plugins: tuple[str, ...]) -> None:
     """Run SUITE_FILE: every (backbone, strategy, pair, budget, seed) cell not already finished.
 
     Each finished cell is written at once as <results>/<cell_key>.parquet, so an interrupted run
-    loses nothing: run the same command again to finish it. Exit code 1 if any cell failed,
-    diverged or ran out of memory (their rows say why).
+    (even kill -9) loses nothing: run the same command again to finish it. Exit code 1 if any cell
+    failed, diverged or ran out of memory (their rows say why), 2 for a bad suite or results dir.
     """
+    import importlib
+
     from bench.suite import load_suite
 
+    for module in plugins:
+        importlib.import_module(module)
     suite = load_suite(suite_file)
     results_dir = results_dir or Path("results") / suite.name
     if dry_run:
@@ -60,10 +83,17 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
         return
     from bench.runner import run_suite
 
-    summary = run_suite(suite, results_dir, device=device, fresh=fresh, show_progress=not no_progress)
+    summary = run_suite(suite, results_dir, device=device, fresh=fresh, show_progress=not no_progress,
+                        executor=executor, shard=shard, retry_failed=retry_failed,
+                        oom_backoff=oom_backoff, plugins=plugins,
+                        executor_options={"address": address} if executor == "ray" else None)
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "nothing to run"
-    click.echo(f"run {summary.run_id}: {summary.total} cells, {summary.already_done} already done; "
-               f"this run: {counts}. Results in {results_dir}")
+    elsewhere = f", {summary.elsewhere} taken by another runner" if summary.elsewhere else ""
+    click.echo(f"run {summary.run_id}{' shard ' + shard if shard else ''}: {summary.total} cells, "
+               f"{summary.already_done} already done; this run: {counts}{elsewhere}. "
+               f"Results in {results_dir}")
     if summary.not_ok:
         click.echo(f"{summary.not_ok} cell(s) did not finish ok; see their 'error' column "
                    f"(bench report {results_dir} lists them).", err=True)

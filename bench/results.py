@@ -11,7 +11,9 @@ pyarrow ignores names starting with ``_`` or ``.``, so the directory reads as on
 """
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import uuid
 from pathlib import Path
 from typing import Any, Iterable
@@ -72,14 +74,28 @@ def write_row(results_dir: str | Path, row: dict[str, Any]) -> Path:
         raise ValueError(f"status {row['status']!r} is not one of {STATUSES}")
     table = pa.Table.from_pylist([{f.name: row[f.name] for f in SCHEMA}], schema=SCHEMA)
     final = cell_path(results_dir, row["cell_key"])
-    # a dot-name is invisible to dataset readers until the rename makes it a result
-    tmp = results_dir / f".{row['cell_key']}.{uuid.uuid4().hex[:8]}.tmp"
-    with open(tmp, "wb") as fh:
-        pq.write_table(table, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
+    # a dot-name is invisible to dataset readers until the rename makes it a result; host and pid
+    # in the name let a later run tell a crashed writer's leftover from a live writer's file
+    tmp = results_dir / f".{row['cell_key']}.{tmp_tag()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            pq.write_table(table, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        full = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        why = "the disk is full (or a quota / file-size limit was hit)" if full else str(e)
+        raise ResultsError(f"could not write the result of cell {row['cell_key']} to {results_dir}: "
+                           f"{why}. Finished cells are intact; free space (or fix the directory) and "
+                           "run the same command again to resume.") from e
     return final
+
+
+def tmp_tag() -> str:
+    """``<host>-<pid>`` of the writer, for temporary file names (see ``bench.resume``)."""
+    return f"{socket.gethostname().replace('.', '_')}-{os.getpid()}"
 
 
 def result_files(results_dir: str | Path) -> list[Path]:

@@ -1,21 +1,25 @@
 """Run a suite: expand it to cells, skip the finished ones, run the rest, write one file per cell.
 
 Resumption needs no bookkeeping beyond the results directory itself: a cell is finished exactly
-when ``<results>/<cell_key>.parquet`` exists, and that file appears atomically.
+when ``<results>/<cell_key>.parquet`` exists, and that file appears atomically (``bench.resume``
+says what a crash can leave and how a rerun treats it). Cells run through an executor
+(``bench.executors``: a worker process by default, so that a hard crash costs one cell, not the run);
+``--shard i/n`` picks a cost-balanced part of the grid (``bench.sharding``).
 """
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from bench import measure
-from bench.results import finished_keys, write_row
+from bench.executors import Events, RunContext, get_executor
+from bench.resume import needs_run, prepare_results_dir, scan
+from bench.sharding import shard_cells
 from bench.suite import Cell, Suite, expand
 
 
@@ -26,6 +30,9 @@ class RunSummary:
     total: int
     already_done: int
     statuses: Counter = field(default_factory=Counter)
+    #: cells another runner (shard, process) held or finished while this one ran
+    elsewhere: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def not_ok(self) -> int:
@@ -36,56 +43,60 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def pending_cells(suite: Suite, results_dir: Path) -> tuple[list[Cell], int]:
-    """(cells still to run, number already finished)."""
-    cells = expand(suite)
-    done = finished_keys(results_dir)
-    todo = [c for c in cells if c.key() not in done]
-    return todo, len(cells) - len(todo)
+def pending_cells(suite: Suite, results_dir: Path, shard: str | None = None,
+                  retry_failed: bool = False) -> tuple[list[Cell], int, list[str]]:
+    """(cells of this shard still to run, number of them already finished, warnings)."""
+    cells = shard_cells(expand(suite), shard)
+    statuses, warnings = scan(results_dir)
+    todo = [c for c in cells if needs_run(statuses.get(c.key()), retry_failed)]
+    return todo, len(cells) - len(todo), warnings
 
 
-def prepare_results_dir(results_dir: Path, fresh: bool) -> None:
-    if fresh and results_dir.exists():
-        shutil.rmtree(results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    for stale in results_dir.glob(".*.tmp"):  # left by a crash mid-write; never a result
-        stale.unlink(missing_ok=True)
-
-
-def write_run_record(suite: Suite, results_dir: Path, run_id: str, device: str, n_todo: int) -> None:
+def write_run_record(suite: Suite, results_dir: Path, run_id: str, device: str, n_todo: int,
+                     **options: Any) -> None:
     runs = results_dir / "_runs"
     runs.mkdir(exist_ok=True)
     record = {"run_id": run_id, "suite": suite.name, "started_at": datetime.now(timezone.utc).isoformat(),
               "cells_to_run": n_todo, "device": device, "device_name": measure.device_name(device),
               "git_sha": measure.git_sha(), "package_versions": json.loads(measure.package_versions()),
-              "host": measure.host(), "suite_spec": suite.model_dump(mode="json")}
+              "host": measure.host(), "options": options, "suite_spec": suite.model_dump(mode="json")}
     (runs / f"{run_id}.json").write_text(json.dumps(record, indent=1, default=str))
 
 
 def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh: bool = False,
-              show_progress: bool = True, on_row: Callable[[dict], None] | None = None) -> RunSummary:
+              show_progress: bool = True, on_row: Callable[[dict], None] | None = None,
+              executor: str = "process", shard: str | None = None, retry_failed: bool = False,
+              oom_backoff: bool = False, plugins: tuple[str, ...] = (),
+              executor_options: dict | None = None) -> RunSummary:
     import torch
 
-    from bench.cell import run_cell
     from bench.progress import SuiteProgress
 
     results_dir = Path(results_dir)
+    run_cells = get_executor(executor)  # an unknown executor fails before anything is touched
     prepare_results_dir(results_dir, fresh)
     device = measure.resolve_device(device if device != "auto" else suite.device)
     if suite.threads:
         torch.set_num_threads(suite.threads)
-    todo, done = pending_cells(suite, results_dir)
+    todo, done, warnings = pending_cells(suite, results_dir, shard, retry_failed)
     run_id = new_run_id()
-    write_run_record(suite, results_dir, run_id, device, len(todo))
-    summary = RunSummary(run_id, results_dir, total=len(todo) + done, already_done=done)
-    memo: dict = {}  # shared by the cells of this process (e.g. linear-probe features)
+    write_run_record(suite, results_dir, run_id, device, len(todo), executor=executor, shard=shard,
+                     retry_failed=retry_failed, oom_backoff=oom_backoff)
+    summary = RunSummary(run_id, results_dir, total=len(todo) + done, already_done=done,
+                         warnings=warnings)
+    rc = RunContext(results_dir=results_dir, run_id=run_id, device=device, threads=suite.threads,
+                    retry_failed=retry_failed, oom_backoff=oom_backoff, plugins=tuple(plugins))
     with SuiteProgress(len(todo), enabled=show_progress) as bar:
-        for cell in todo:
-            bar.start_cell(cell.describe())
-            row = run_cell(cell, results_dir, run_id, device, progress=bar.step, memo=memo)
-            write_row(results_dir, row)
+        def done_cell(cell: Cell, row: dict | None) -> None:
+            if row is None:
+                summary.elsewhere += 1
+                bar.finish_cell({"status": "skipped"})
+                return
             summary.statuses[row["status"]] += 1
             bar.finish_cell(row)
             if on_row:
                 on_row(row)
+
+        events = Events(start=lambda c: bar.start_cell(c.describe()), step=bar.step, done=done_cell)
+        run_cells(todo, rc, events, **(executor_options or {}))
     return summary

@@ -19,6 +19,7 @@ from safetensors.torch import load_model, save_model
 
 from bench.backbones import TransferModel, create_model
 from bench.data.base import Domain
+from bench.locks import exclusive
 from bench.suite import Cell
 from bench.train import fit_supervised
 
@@ -38,6 +39,14 @@ def source_model(cell: Cell, domain: Domain, device: str, cache_root: Path,
     """The trained source model for ``cell`` (from the cache when present) and its metadata."""
     entry = Path(cache_root) / cell.source_key()
     model = initial_model(cell, domain).to(device)
+    # several workers (processes, shards, Ray tasks) may need the same source model at once:
+    # the first takes the lock and trains, the others wait on it and then load the cached entry
+    with exclusive(Path(cache_root) / f".{entry.name}.lock"):
+        return _load_or_train(cell, domain, device, entry, model, on_step)
+
+
+def _load_or_train(cell: Cell, domain: Domain, device: str, entry: Path, model: TransferModel,
+                   on_step: Callable[[int, int], None] | None) -> tuple[TransferModel, dict]:
     meta_path = entry / "meta.json"
     if meta_path.exists():
         try:
@@ -45,6 +54,8 @@ def source_model(cell: Cell, domain: Domain, device: str, cache_root: Path,
             return model, {**json.loads(meta_path.read_text()), "cached": True}
         except Exception:  # corrupt or foreign entry: retrain rather than fail the cell
             shutil.rmtree(entry, ignore_errors=True)
+    for stale in entry.parent.glob(f".{entry.name}.*.tmp"):  # a crashed trainer's; we hold the lock
+        shutil.rmtree(stale, ignore_errors=True)
 
     torch.manual_seed(cell.seed)
     t0 = time.perf_counter()
