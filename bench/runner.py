@@ -85,7 +85,8 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
     summary = RunSummary(run_id, results_dir, total=len(todo) + done, already_done=done,
                          warnings=warnings)
     rc = RunContext(results_dir=results_dir, run_id=run_id, device=device, threads=suite.threads,
-                    retry_failed=retry_failed, oom_backoff=oom_backoff, plugins=tuple(plugins))
+                    retry_failed=retry_failed, oom_backoff=oom_backoff, plugins=tuple(plugins),
+                    cpus_per_cell=suite.resources.cpus, gpus_per_cell=suite.resources.gpus)
     with SuiteProgress(len(todo), enabled=show_progress) as bar:
         def done_cell(cell: Cell, row: dict | None) -> None:
             if row is None:

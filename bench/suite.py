@@ -46,6 +46,15 @@ class TrainConfig(BaseModel):
 Budget = int | Literal["all"]
 
 
+class Resources(BaseModel):
+    """What one cell asks a scheduler for (``--executor ray``); fractions share a GPU between cells."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cpus: float = Field(1, gt=0)
+    gpus: float = Field(0, ge=0)
+
+
 class StrategyEntry(BaseModel):
     """``{name: lora, rank: 8, ...}``: a strategy and its hyper-parameters (checked per strategy).
 
@@ -103,6 +112,8 @@ class Suite(BaseModel):
     selection: Literal["last", "source_val"] = "last"
     device: str = "auto"
     threads: int | None = Field(2, ge=1)
+    #: per cell, for executors that schedule (Ray); not part of a cell's key
+    resources: Resources = Resources()
 
     @field_validator("pairs", mode="before")
     @classmethod

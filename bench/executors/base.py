@@ -27,6 +27,9 @@ class RunContext:
     oom_backoff: bool = False
     #: modules imported first in every worker (out-of-tree strategies, backbones, domains)
     plugins: tuple[str, ...] = ()
+    #: what one cell asks a scheduler for (the suite's ``resources``)
+    cpus_per_cell: float = 1
+    gpus_per_cell: float = 0
 
 
 @dataclass
