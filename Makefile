@@ -3,7 +3,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BENCH := $(VENV)/bin/bench
-EXTRAS ?= dev,text,peft,ray  # ray: the Ray executor and its tests (~240 MB, ~4 min to install here)
+# ray: the Ray executor and its tests (~240 MB, ~4 min to install here)
+EXTRAS ?= dev,text,peft,ray
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
