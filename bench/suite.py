@@ -143,15 +143,21 @@ class Suite(BaseModel):
         from bench.data import DOMAINS
         from bench.strategies import STRATEGIES
 
-        for b in self.backbones:
+        from bench.registry import UnknownNameError
+
+        # each message starts with the field it is about, e.g. "strategies[2].name: unknown ..."
+        for i, b in enumerate(self.backbones):
             if b.name not in BACKBONES:
-                raise ValueError(BACKBONES.unknown_message(b.name))
-        for s in self.strategies:
-            STRATEGIES.get(s.name).validate_hparams(s.hparams)  # raises with the field and values
-        for p in self.pairs:
-            for d in (p.source, p.target):
+                raise ValueError(f"backbones[{i}].name: {BACKBONES.unknown_message(b.name)}")
+        for i, s in enumerate(self.strategies):
+            try:
+                STRATEGIES.get(s.name).validate_hparams(s.hparams)  # raises with the field and values
+            except (UnknownNameError, ValueError) as e:
+                raise ValueError(f"strategies[{i}] ({s.name}): {e}") from None
+        for i, p in enumerate(self.pairs):
+            for side, d in (("source", p.source), ("target", p.target)):
                 if d not in DOMAINS:
-                    raise ValueError(DOMAINS.unknown_message(d))
+                    raise ValueError(f"pairs[{i}].{side}: {DOMAINS.unknown_message(d)}")
         return self
 
 
