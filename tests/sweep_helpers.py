@@ -23,3 +23,17 @@ def make_suite(**kw) -> Suite:
 def write_suite(path: Path, **kw) -> Path:
     path.write_text(yaml.safe_dump(tiny_suite(**kw)))
     return path
+
+
+def source_model_in_process(cell_json: str, cache_root: str) -> bool:
+    """Run the source stage for a cell in this (worker) process; True if it loaded from the cache."""
+    import torch
+
+    from bench.data.base import load_domain
+    from bench.source_stage import source_model
+    from bench.suite import Cell
+
+    torch.set_num_threads(1)
+    cell = Cell.model_validate_json(cell_json)
+    _, meta = source_model(cell, load_domain(cell.source_domain), "cpu", Path(cache_root))
+    return bool(meta["cached"])

@@ -149,3 +149,15 @@ def test_prepare_clears_fresh_and_keeps_results_otherwise(tmp_path):
     prepare_results_dir(res, fresh=True)
     assert not result_files(res)
     shutil.rmtree(res)
+
+
+def test_workers_needing_one_source_model_train_it_once(tmp_path):
+    import multiprocessing as mp
+
+    from tests.sweep_helpers import source_model_in_process
+
+    cell = expand(make_suite(strategies=["source_only"], source_steps=60))[0]
+    with mp.get_context("spawn").Pool(3) as pool:
+        cached = pool.starmap(source_model_in_process, [(cell.model_dump_json(), str(tmp_path / "src"))] * 3)
+    assert sorted(cached) == [False, True, True]  # one trained, the others waited and loaded
+    assert [p.name for p in (tmp_path / "src").iterdir() if not p.name.startswith(".")] == [cell.source_key()]
