@@ -28,6 +28,8 @@ smoke: $(VENV)/.installed-$(EXTRAS)  ## the seconds-long smoke suite
 
 bench: $(VENV)/.installed-$(EXTRAS)  ## speed and overhead benchmarks (numbers go in the README)
 	$(PY) -m pytest -q benchmarks --benchmark-enable --benchmark-only
+	# the Ray benchmark starts Ray: only inside a loopback-only network namespace (needs root)
+	scripts/in-loopback-netns $(PY) -m pytest -q benchmarks/test_ray_scaling.py --benchmark-enable --benchmark-only
 
 clean:
 	rm -rf results/*/ reports/*/ .pytest_cache

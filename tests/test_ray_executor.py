@@ -120,3 +120,7 @@ def test_cli_joins_a_started_ray_head_by_address(tmp_path, ray_env):
                 head.wait(timeout=20)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 pass
+        # `ray start` records its address for later ray.init() calls on this machine: ours is gone
+        marker = Path("/tmp/ray/ray_current_cluster")
+        if marker.exists() and marker.read_text().strip() == f"127.0.0.1:{port}":
+            marker.unlink()

@@ -51,7 +51,8 @@ def run_cells(cells: list[Cell], rc: RunContext, events: Events, address: str | 
     load_plugins(rc.plugins)
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, num_cpus=num_cpus if address is None else None,
+        # "local": a new Ray of our own; with None, Ray would join whatever `ray start` left behind
+        ray.init(address=address or "local", num_cpus=num_cpus if address is None else None,
                  include_dashboard=False, log_to_driver=False, runtime_env=_runtime_env())
     task = ray.remote(_ray_cell).options(num_cpus=rc.cpus_per_cell, num_gpus=rc.gpus_per_cell,
                                          max_retries=0)

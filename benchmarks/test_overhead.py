@@ -1,0 +1,139 @@
+"""(a) one cell through the harness vs a bare PyTorch loop doing the same work on the same tensors;
+(b) ``linear_probe`` with features cached once vs recomputing the backbone on every batch.
+
+Same work in (a): load the cached source model, evaluate source-test and target-test, 300 Adam steps
+of batch 64 on target-train, evaluate both again. The harness adds the suite/cell machinery, the
+strategy and sampler objects, divergence checks, throughput and peak-memory measurement and the row.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_model
+
+from bench.backbones import create_model
+from bench.cell import cached_domain, run_cell
+from bench.source_stage import source_model
+from bench.strategies.linear_probe import extract_features
+from tests.sweep_helpers import make_suite
+from bench.suite import expand
+
+STEPS, BATCH = 300, 64
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("overhead")
+    suite = make_suite(strategies=["full_finetune", "linear_probe"], source_steps=100, adapt_steps=STEPS,
+                       batch_size=BATCH)
+    ft, lp = expand(suite)
+    domain = cached_domain("digits")
+    source_model(ft, domain, "cpu", root / "_source_models")  # cached before any timing
+    return {"root": root, "ft": ft, "lp": lp, "domain": domain,
+            "weights": root / "_source_models" / ft.source_key() / "model.safetensors"}
+
+
+def bare_cell(s) -> float:
+    d = s["domain"]
+    model = create_model(s["ft"].backbone, num_classes=d.num_classes, in_chans=d.input_shape[0])
+    load_model(model, str(s["weights"]))
+
+    @torch.no_grad()
+    def acc(split):
+        model.eval()
+        right = sum((model(split.x[i:i + 256]).argmax(-1) == split.y[i:i + 256]).sum().item()
+                    for i in range(0, len(split.y), 256))
+        return right / len(split.y)
+
+    acc(d.test), acc(d.test)  # source-test and target-test before (same domain here)
+    opt = torch.optim.Adam(model.parameters(), lr=s["ft"].adapt.lr)
+    gen = torch.Generator().manual_seed(0)
+    model.train()
+    x, y = d.train.x, d.train.y
+    for _ in range(STEPS):
+        idx = torch.randint(len(y), (BATCH,), generator=gen)
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return acc(d.test) + acc(d.test)
+
+
+@pytest.mark.benchmark(group="a: one cell, harness vs bare loop")
+def test_cell_bare_pytorch_loop(benchmark, setup):
+    benchmark.pedantic(bare_cell, args=(setup,), rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.benchmark(group="a: one cell, harness vs bare loop")
+def test_cell_through_the_harness(benchmark, setup):
+    row = benchmark.pedantic(run_cell, args=(setup["ft"], setup["root"]), kwargs={"memo": {}}, rounds=5,
+                             warmup_rounds=1)
+    assert row["status"] == "ok" and row["source_cached"] and row["steps"] == STEPS
+
+
+def probe(s, cached: bool) -> None:
+    """Train a new head on frozen-backbone features for STEPS batches (what linear_probe does)."""
+    d = s["domain"]
+    model = create_model(s["lp"].backbone, num_classes=d.num_classes, in_chans=d.input_shape[0])
+    load_model(model, str(s["weights"]))
+    model.eval()
+    head = torch.nn.Linear(model.head.in_features, d.num_classes)
+    opt = torch.optim.Adam(head.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    feats = extract_features(model, d.train.x, "cpu") if cached else None
+    for _ in range(STEPS):
+        idx = torch.randint(len(d.train.y), (BATCH,), generator=gen)
+        if cached:
+            f = feats[idx]
+        else:
+            with torch.no_grad():
+                f = model.features(d.train.x[idx])
+        loss = F.cross_entropy(head(f), d.train.y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
+@pytest.mark.benchmark(group="b: linear_probe features")
+def test_linear_probe_features_cached_once(benchmark, setup):
+    benchmark.pedantic(probe, args=(setup, True), rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.benchmark(group="b: linear_probe features")
+def test_linear_probe_backbone_recomputed_every_batch(benchmark, setup):
+    benchmark.pedantic(probe, args=(setup, False), rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.benchmark(group="b: linear_probe features")
+def test_linear_probe_strategy_through_the_harness(benchmark, setup):
+    """The shipped strategy (features cached in the run memo), as a whole cell, for reference."""
+    memo: dict = {}
+    row = benchmark.pedantic(run_cell, args=(setup["lp"], setup["root"]), kwargs={"memo": memo}, rounds=5,
+                             warmup_rounds=1)
+    assert row["status"] == "ok"
+
+
+@pytest.mark.benchmark(group="a: one cell, harness vs bare loop")
+def test_cell_overhead_interleaved(benchmark, setup):
+    """Harness and bare loop alternate (ABAB...), so a load change on a shared machine hits both:
+    the overhead is the ratio of their medians (in extra_info and printed)."""
+    import statistics
+    import time
+
+    times: dict[str, list[float]] = {"harness": [], "bare": []}
+
+    def pair() -> None:
+        for name, fn in (("harness", lambda: run_cell(setup["ft"], setup["root"], memo={})),
+                         ("bare", lambda: bare_cell(setup))):
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+
+    benchmark.pedantic(pair, rounds=5, warmup_rounds=1)
+    h, b = (statistics.median(times[k][1:]) for k in ("harness", "bare"))  # [0]: the warm-up round
+    benchmark.extra_info.update(harness_median_s=h, bare_median_s=b, overhead_pct=100 * (h / b - 1))
+    from conftest import NOTES
+
+    NOTES.append(f"[a] one cell: harness {h:.3f} s, bare loop {b:.3f} s, overhead {100 * (h / b - 1):+.1f}% "
+                 "(medians of 5 interleaved rounds)")
