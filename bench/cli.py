@@ -11,13 +11,14 @@ class _Group(click.Group):
     """Turn the harness's own user-facing errors into one clear line and exit code 2."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
+        from bench.data.base import DataError
         from bench.registry import UnknownNameError
         from bench.results import ResultsError
         from bench.suite import SuiteError
 
         try:
             return super().invoke(ctx)
-        except (SuiteError, UnknownNameError, ResultsError) as e:
+        except (SuiteError, UnknownNameError, ResultsError, DataError) as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
 
