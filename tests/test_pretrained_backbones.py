@@ -43,7 +43,7 @@ def test_a_file_for_another_model_is_refused(tmp_path):
     donor = create_model(BackboneSpec(name="timm/test_resnet"), num_classes=5)
     partial = dict(list(donor.backbone.state_dict().items())[:-3])
     save_file({k: v.contiguous() for k, v in partial.items()}, str(path))
-    with pytest.raises(ValueError, match="lacks 3 of the backbone's tensors"):
+    with pytest.raises(ValueError, match=r"lacks \d+ of the backbone's tensors"):
         create_model(BackboneSpec(name="timm/test_resnet", pretrained=str(path)), num_classes=5)
 
 
