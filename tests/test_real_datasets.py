@@ -319,3 +319,30 @@ def test_run_without_data_fails_before_any_cell(isolated, tmp_path):
     assert not list((tmp_path / "r").glob("*.parquet"))
     dry = CliRunner().invoke(main, ["run", str(suite), "--results", str(tmp_path / "r"), "--dry-run"])
     assert dry.exit_code == 0, dry.output  # the grid needs no data
+
+
+# --- nightly suites and the published reference ----------------------------------------------------
+
+@pytest.mark.parametrize("name", ["nightly-gpu", "officehome-gpu"])
+def test_gpu_suites_parse_and_expand_without_data(name):
+    from bench.suite import expand, load_suite
+
+    suite = load_suite(Path(__file__).parent.parent / "suites" / f"{name}.yaml")
+    cells = expand(suite)
+    assert all(c.backbone.pretrained is True for c in cells)
+    pairs = {c.pair for c in cells}
+    assert len(pairs) == (6 if name == "nightly-gpu" else 4) and len({c.seed for c in cells}) >= 2
+
+
+def test_report_shows_published_numbers_beside_measured(tmp_path):
+    import pandas as pd
+
+    from bench.reference import PUBLISHED, reference_section
+
+    rows = [{"status": "ok", "label_budget": "0", "backbone": "timm/resnet50.tv_in1k",
+             "strategy": "source_only", "source_domain": f"office31/{s}", "target_domain": f"office31/{t}",
+             "target_acc": acc} for s, t, acc in [("amazon", "webcam", 70.0), ("dslr", "webcam", 90.0)]]
+    text = "\n".join(reference_section(pd.DataFrame(rows)))
+    published = PUBLISHED["office31"]["avg"]["source_only"]
+    assert f"| source_only | {published:.1f} | 80.0 | 2 |" in text and "| dann |" in text
+    assert reference_section(pd.DataFrame(rows).assign(source_domain="digits")) == []
