@@ -193,9 +193,9 @@ class Cell(BaseModel):
         return f"{self.source_domain}->{self.target_domain}"
 
     def describe(self) -> str:
-        hp = ",".join(f"{k}={v}" for k, v in sorted(self.hparams.items()))
-        return (f"{self.backbone.name} | {self.strategy}{'(' + hp + ')' if hp else ''} | "
-                f"{self.pair} | budget={self.label_budget} | seed={self.seed}")
+        hp = ",".join(f"{k}={v}" for k, v in sorted(self.hparams.items()) if v is not None)
+        return (f"{self.backbone.name} {self.strategy}{'(' + hp + ')' if hp else ''} "
+                f"{self.pair} budget={self.label_budget} seed={self.seed}")
 
 
 def load_suite(path: str | Path) -> Suite:
