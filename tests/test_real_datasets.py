@@ -182,6 +182,13 @@ def test_torchvision_digits_from_local_files(isolated, tmp_path):
     d = load_domain("tv-digits/mnist")
     assert d.input_shape == (3, 32, 32) and len(d.test) == 20 and len(d.train) + len(d.val) == 40
     smoke_cell("tv-digits/mnist@16", "tv-digits/usps@16", tmp_path)
+    from scipy.io import savemat  # SVHN's .mat layout: X [32, 32, 3, N], y [N, 1] with 10 = digit 0
+
+    for name, n in (("train_32x32.mat", 30), ("test_32x32.mat", 10)):
+        savemat(root / name, {"X": rng.integers(0, 255, size=(32, 32, 3, n), dtype=np.uint8),
+                              "y": (np.arange(n) % 10 + 1).reshape(-1, 1)})
+    svhn = load_domain("tv-digits/svhn")
+    assert svhn.input_shape == (3, 32, 32) and sorted(svhn.test.y.tolist()) == sorted(list(range(10)))
 
 
 # --- errors ----------------------------------------------------------------------------------
