@@ -63,11 +63,24 @@ def write_run_record(suite: Suite, results_dir: Path, run_id: str, device: str, 
     (runs / f"{run_id}.json").write_text(json.dumps(record, indent=1, default=str))
 
 
+def check_data(cells: list[Cell]) -> None:
+    """Raise :class:`bench.data.DataError` if any domain's data is missing (no decoding)."""
+    from bench.data import check_domain
+
+    for name in sorted({d for c in cells for d in (c.source_domain, c.target_domain)}):
+        check_domain(name)
+
+
 def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh: bool = False,
               show_progress: bool = True, on_row: Callable[[dict], None] | None = None,
-              executor: str = "process", shard: str | None = None, retry_failed: bool = False,
+              executor: str = "inline", shard: str | None = None, retry_failed: bool = False,
               oom_backoff: bool = False, plugins: tuple[str, ...] = (),
               executor_options: dict | None = None) -> RunSummary:
+    """Run the suite's pending cells into ``results_dir``.
+
+    ``executor="inline"`` by default here (a library call stays in its process: debuggers, tests);
+    ``bench run`` defaults to ``process``, which survives hard crashes of a cell.
+    """
     import torch
 
     from bench.progress import SuiteProgress
@@ -79,6 +92,7 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
     if suite.threads:
         torch.set_num_threads(suite.threads)
     todo, done, warnings = pending_cells(suite, results_dir, shard, retry_failed)
+    check_data(todo)  # a missing dataset stops the run here, before any cell, with its layout
     run_id = new_run_id()
     write_run_record(suite, results_dir, run_id, device, len(todo), executor=executor, shard=shard,
                      retry_failed=retry_failed, oom_backoff=oom_backoff)
