@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from bench.executors.base import Events, RunContext, execute_cell, load_plugins, write_crash_row
+from bench.results import ResultsError
 from bench.suite import Cell
 
 PROGRESS_EVERY_S = 0.1  # progress messages are thinned: a fast CPU step costs less than a send
@@ -70,7 +71,11 @@ def _worker_main(conn: Any, rc: RunContext, parent_pid: int) -> None:
             return
         if msg is None:
             return
-        row = execute_cell(Cell.model_validate_json(msg), rc, progress=progress, memo=memo)
+        try:
+            row = execute_cell(Cell.model_validate_json(msg), rc, progress=progress, memo=memo)
+        except ResultsError as e:  # the results dir failed (disk full): the run must stop, not retry
+            conn.send(("fatal", str(e)))
+            return
         conn.send(("done", row))
 
 
@@ -94,6 +99,8 @@ class Worker:
                     raise WorkerDied(describe_exit(self.proc.exitcode)) from None
                 if kind == "progress":
                     events.step(*payload)
+                elif kind == "fatal":
+                    raise ResultsError(payload[0])
                 else:
                     return payload[0]
             elif not self.proc.is_alive() and not self.conn.poll(0):
