@@ -19,7 +19,7 @@ from typing import Any, Callable
 from bench import measure
 from bench.executors import Events, RunContext, get_executor
 from bench.resume import needs_run, prepare_results_dir, scan
-from bench.sharding import shard_cells
+from bench.sharding import parse_shard, shard_cells
 from bench.suite import Cell, Suite, expand
 
 
@@ -87,6 +87,8 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
 
     results_dir = Path(results_dir)
     run_cells = get_executor(executor)  # an unknown executor fails before anything is touched
+    if shard:
+        parse_shard(shard)  # so does a bad --shard
     prepare_results_dir(results_dir, fresh)
     device = measure.resolve_device(device if device != "auto" else suite.device)
     if suite.threads:
