@@ -41,7 +41,8 @@ def source_model(cell: Cell, domain: Domain, device: str, cache_root: Path,
     model = initial_model(cell, domain).to(device)
     # several workers (processes, shards, Ray tasks) may need the same source model at once:
     # the first takes the lock and trains, the others wait on it and then load the cached entry
-    with exclusive(Path(cache_root) / f".{entry.name}.lock"):
+    # (the lock file sits beside the cache, in <results>/_locks/, so the cache holds only models)
+    with exclusive(Path(cache_root).parent / "_locks" / f"source-{entry.name}.lock"):
         return _load_or_train(cell, domain, device, entry, model, on_step)
 
 
