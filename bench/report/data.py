@@ -72,7 +72,8 @@ def load(results: Iterable[str | Path]) -> pd.DataFrame:
         df = read_results(d)
         missing = expected_missing(d, set(df["cell_key"].dropna()))
         if missing:
-            df = pd.concat([df, pd.DataFrame(missing)], ignore_index=True) if len(df) else pd.DataFrame(missing)
+            extra = pd.DataFrame(missing).reindex(columns=df.columns)
+            df = pd.concat([df, extra], ignore_index=True) if len(df) else extra
         df["snapshot"] = str(d)
         df["snapshot_index"] = i
         frames.append(df)
