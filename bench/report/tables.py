@@ -173,5 +173,5 @@ def fmt_cost(df: pd.DataFrame) -> pd.DataFrame:
             return v
         if pd.isna(v):
             return "-"
-        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+        return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:.2f}"
     return df.apply(lambda col: col.map(f)) if not df.empty else df
