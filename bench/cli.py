@@ -134,8 +134,11 @@ def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: t
     from bench.report import build_report
 
     out = out or Path("reports") / results[0].name
-    path = build_report(list(results), out, metric=metric, backbones=backbone, strategies=strategy,
-                        pairs=pair, budgets=budget)
+    try:
+        path = build_report(list(results), out, metric=metric, backbones=backbone, strategies=strategy,
+                            pairs=pair, budgets=budget)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--metric") from None
     click.echo(f"report written to {path} and {path.parent / 'index.html'}")
 
 
