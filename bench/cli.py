@@ -87,7 +87,7 @@ def _print_grid(suite, results_dir: Path) -> None:
         hp = ",".join(f"{k}={v}" for k, v in sorted(c.hparams.items()) if v is not None)
         table.add_row(c.key(), c.backbone.name, c.strategy, hp, c.pair, str(c.label_budget),
                       str(c.seed), "yes" if c.key() in done else "")
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)  # logs: no truncation
     n_done = sum(c.key() in done for c in cells)
     click.echo(f"{len(cells)} cells, {n_done} done, {len(cells) - n_done} to run into {results_dir}")
 
