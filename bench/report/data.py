@@ -86,7 +86,7 @@ def load(results: Iterable[str | Path]) -> pd.DataFrame:
     variants = df.groupby("strategy")["hparams"].agg(lambda s: set(s))
     df["method"] = [strategy_label(s, h, variants[s]) for s, h in zip(df["strategy"], df["hparams"])]
     # SPEC: a selection that peeks at target-test labels is labelled as such in every table
-    oracle = df["selection_rule"].fillna("").str.startswith("oracle")
+    oracle = df["selection_rule"].astype(str).str.startswith("oracle")
     df.loc[oracle, "method"] = df.loc[oracle, "method"] + " [oracle selection]"
     # a snapshot's time is its earliest start; a directory with no start times keeps its CLI order
     started = pd.to_datetime(df["started_at"], utc=True, errors="coerce")
