@@ -132,7 +132,8 @@ def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = No
             rows.append({**ident, "metric": chk.metric,
                          "baseline": _fmt(b_ok[chk.metric].mean(), chk), "candidate": _fmt(c_ok[chk.metric].mean(), chk),
                          "delta": "" if math.isnan(d.mean) else f"{d.mean:+.2f}{unit}",
-                         "ci": "noise unknown (1 seed)" if math.isnan(d.lo) else f"[{d.lo:+.2f}, {d.hi:+.2f}]{unit}",
+                         "ci": "no values" if math.isnan(d.mean) else "noise unknown (1 seed)"
+                         if math.isnan(d.lo) else f"[{d.lo:+.2f}, {d.hi:+.2f}]{unit}",
                          "seeds": f"{len(b_ok)}/{len(c_ok)}",
                          "threshold": f"{chk.threshold:g}{unit or ' pts'}",
                          "verdict": _verdict(chk, d, count)})

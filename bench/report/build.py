@@ -123,8 +123,8 @@ def _trend_blocks(out: Path, df: pd.DataFrame, metric: str) -> list[tuple]:
         table["change"] = table.apply(_last_change, axis=1)
         text = table.apply(lambda col: col.map(lambda v: "-" if pd.isna(v) else f"{v:+.1f}" if col.name == "change" else f"{v:.1f}"))
         text.columns = [Path(c).name if c != "change" else c for c in text.columns]
-        text.index = [f"{m} | {p}" for m, p in text.index]
-        text.index.name = "method | pair"
+        text.index = [f"{m} @ {p}" for m, p in text.index]
+        text.index.name = "method @ pair"
         title = f"{backbone}, label budget {budget}"
         blocks += [("h3", f"trend, {title}"), ("table", text, pd.DataFrame(False, index=text.index,
                                                                              columns=text.columns))]

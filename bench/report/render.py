@@ -37,7 +37,7 @@ def markdown(blocks: list[tuple]) -> str:
             shown = text.copy()
             for j, c in enumerate(shown.columns):
                 shown[c] = [f"**{v}**" if bold.iat[k, j] else v for k, v in enumerate(shown[c])]
-            out += [shown.to_markdown(), ""]
+            out += [shown.to_markdown(disable_numparse=True), ""]
         # images live in index.html only: a CI summary cannot show local files
     return "\n".join(out).rstrip() + "\n"
 
