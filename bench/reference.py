@@ -18,10 +18,10 @@ PUBLISHED = {
 }
 
 
-def reference_section(df: pd.DataFrame) -> list[str]:
-    """Markdown lines: published average vs the measured one (label budget 0, the backbone the
+def reference_blocks(df: pd.DataFrame) -> list[tuple]:
+    """Report blocks: published average vs the measured one (label budget 0, the backbone the
     reference used, mean over pairs of the seed means); empty when no matching results exist."""
-    lines: list[str] = []
+    blocks: list[tuple] = []
     for dataset, ref in PUBLISHED.items():
         part = df[(df["status"] == "ok") & (df["label_budget"] == "0")
                   & df["source_domain"].str.startswith(f"{dataset}/")
@@ -30,14 +30,16 @@ def reference_section(df: pd.DataFrame) -> list[str]:
             continue
         per_pair = part.groupby(["strategy", "source_domain", "target_domain"])["target_acc"].mean()
         measured = per_pair.groupby("strategy").agg(["mean", "size"])
-        rows = ["| strategy | published | measured | pairs measured |", "|---|---|---|---|"]
+        rows = []
         for strategy, published in ref["avg"].items():
-            if strategy in measured.index:
-                m = measured.loc[strategy]
-                rows.append(f"| {strategy} | {published:.1f} | {m['mean']:.1f} | {int(m['size'])} |")
-            else:
-                rows.append(f"| {strategy} | {published:.1f} | n/a | 0 |")
-        lines += [f"## Published reference: {dataset}", "", f"{ref['source']}; measured: label budget 0, "
-                  f"backbones `{ref['backbone_prefix']}*`. Published numbers select models with "
-                  "target labels, so ours are expected to be somewhat lower.", "", *rows, ""]
-    return lines
+            have = strategy in measured.index
+            rows.append({"strategy": strategy, "published": f"{published:.1f}",
+                         "measured": f"{measured.loc[strategy, 'mean']:.1f}" if have else "n/a",
+                         "pairs measured": int(measured.loc[strategy, "size"]) if have else 0})
+        table = pd.DataFrame(rows).set_index("strategy").astype(str)
+        blocks += [("h2", f"Published reference: {dataset}"),
+                   ("p", f"{ref['source']}; measured: label budget 0, backbones "
+                         f"`{ref['backbone_prefix']}*`. Published numbers select models with target "
+                         "labels, so ours are expected to be somewhat lower."),
+                   ("table", table, table.map(lambda _: False))]
+    return blocks
