@@ -170,3 +170,19 @@ def proxy_a_distance(feat_s: np.ndarray, feat_t: np.ndarray, seed: int = 0, max_
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     err = 1.0 - clf.fit(x_tr, y_tr).score(x_te, y_te)
     return 2.0 * (1.0 - 2.0 * err)
+
+
+@torch.no_grad()
+def features_of(model: nn.Module, x, device: str, batch_size: int = 256) -> np.ndarray:
+    """``model.features`` of inputs ``x`` in batches (the model's train/eval mode is left as set)."""
+    from bench.data.base import take, to_device
+
+    n = len(x)
+    chunks = [model.features(to_device(take(x, torch.arange(i, min(n, i + batch_size))), device))
+              for i in range(0, n, batch_size)]
+    return torch.cat(chunks).float().cpu().numpy()
+
+
+def model_a_distance(model: nn.Module, source_x, target_x, device: str, seed: int = 0) -> float:
+    """Proxy A-distance between two sets of held-out inputs in ``model``'s feature space."""
+    return proxy_a_distance(features_of(model, source_x, device), features_of(model, target_x, device), seed)
