@@ -11,13 +11,14 @@ class _Group(click.Group):
     """Turn the harness's own user-facing errors into one clear line and exit code 2."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
+        from bench.data.base import DataError
         from bench.registry import UnknownNameError
         from bench.results import ResultsError
         from bench.suite import SuiteError
 
         try:
             return super().invoke(ctx)
-        except (SuiteError, UnknownNameError, ResultsError) as e:
+        except (SuiteError, UnknownNameError, ResultsError, DataError) as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
 
@@ -86,7 +87,7 @@ def _print_grid(suite, results_dir: Path) -> None:
         hp = ",".join(f"{k}={v}" for k, v in sorted(c.hparams.items()) if v is not None)
         table.add_row(c.key(), c.backbone.name, c.strategy, hp, c.pair, str(c.label_budget),
                       str(c.seed), "yes" if c.key() in done else "")
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)  # logs: no truncation
     n_done = sum(c.key() in done for c in cells)
     click.echo(f"{len(cells)} cells, {n_done} done, {len(cells) - n_done} to run into {results_dir}")
 

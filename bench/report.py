@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.reference import reference_section
 from bench.results import read_results
 
 
@@ -81,6 +82,7 @@ def build_report(results: list[str | Path], out: str | Path, metric: str = "targ
             mean.to_csv(out / "tables" / f"{name}__mean.csv")
             std.to_csv(out / "tables" / f"{name}__std.csv")
             lines += [f"## {backbone}, label budget {budget}", "", table.to_markdown(), ""]
+        lines += reference_section(df)
         lines += _status_section(df)
     path = out / "README.md"
     path.write_text("\n".join(lines) + "\n")
