@@ -1,6 +1,7 @@
 """``adabn``: adaptive batch normalisation (Li et al., 2016). No gradient steps: every batch-norm
-layer's running mean and variance are re-estimated on the target-train inputs (exact cumulative
-averages over one pass), everything else stays the source model's. Target labels are never used.
+layer's running mean and variance are re-estimated on the target-train inputs (the average of the
+batch statistics over one pass: exactly the target mean when the batch size divides the split),
+everything else stays the source model's. Target labels are never used.
 """
 import torch
 from torch import nn
