@@ -79,6 +79,7 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
     model.eval()
     row["source_acc_before"], _ = evaluate(model, source.test, device)
     row["target_acc_before"], _ = evaluate(model, target.test, device)
+    row["a_distance_before"] = _a_distance(model, source, target, device, cell.seed)
 
     # 3. adaptation: the strategy sees target-train labels only within the budget
     labeled_idx = budget_indices(target.train.y, cell.label_budget, cell.seed)
@@ -92,7 +93,7 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
         cache=memo, cache_key=meta.get("source_key", ""), target_domain=cell.target_domain)
     torch.manual_seed(cell.seed)
     strategy = strategy_cls(model, ctx, hp)
-    selector = Selector(cell.selection, strategy, source.val, device)
+    selector = Selector(cell.selection, strategy, source.val, device, target_x=target.train.x)
     loop = StepLoop(steps, device, on_step=(lambda s, t: progress("adapt", s, t)) if progress else None)
     t0 = time.perf_counter()
     with measure.PeakMemory(device) as mem:
@@ -114,6 +115,19 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
     row["source_acc_after"], _ = evaluate(strategy.predict, source.test, device)
     row["forgetting"] = row["source_acc_before"] - row["source_acc_after"]
     row["target_gain"] = row["target_acc"] - row["target_acc_before"]
+    row["a_distance_after"] = _a_distance(strategy.model, source, target, device, cell.seed)
+
+
+def _a_distance(model: Any, source: Domain, target: Domain, device: str, seed: int) -> float:
+    """Proxy A-distance of source-val vs target-val *inputs* (no labels) in the model's feature
+    space: did adaptation bring the domains together? NaN (never a failed cell) where it cannot
+    be measured, e.g. a model without ``features``."""
+    from bench.alignment import model_a_distance
+
+    try:
+        return model_a_distance(model, source.val.x, target.val.x, device, seed)
+    except Exception:  # noqa: BLE001 - a measurement, not part of the protocol's outcome
+        return NAN
 
 
 def _params(strategy: Any) -> tuple[int, int]:
@@ -128,10 +142,15 @@ class _Skip(Exception):
 
 
 class Selector:
-    """Model selection on data the strategy may see; ``last`` keeps the final weights."""
+    """Model selection on data the strategy may see; ``last`` keeps the final weights.
 
-    def __init__(self, rule: str, strategy: Any, source_val: Split, device: str):
+    ``source_val``: highest source-val accuracy. ``target_entropy``: lowest mean prediction entropy
+    on (up to 1000) unlabelled target-train inputs, an unsupervised score that needs no target label.
+    """
+
+    def __init__(self, rule: str, strategy: Any, source_val: Split, device: str, target_x: Any = None):
         self.rule, self.strategy, self.val, self.device = rule, strategy, source_val, device
+        self.target_x = None if target_x is None else target_x[: min(1000, len(target_x))]
         self.best, self.best_state = -math.inf, None
 
     @property
@@ -145,7 +164,10 @@ class Selector:
         model = self.strategy.model
         was_training = model.training
         model.eval()
-        acc, _ = evaluate(self.strategy.predict, self.val, self.device)
+        if self.rule == "target_entropy":
+            acc = -_mean_entropy(self.strategy.predict, self.target_x, self.device)
+        else:
+            acc, _ = evaluate(self.strategy.predict, self.val, self.device)
         model.train(was_training)
         if acc > self.best:
             self.best, self.best_state = acc, copy.deepcopy(model.state_dict())
@@ -154,6 +176,18 @@ class Selector:
         if self.active and self.best_state is not None:
             self.check(-1)  # the final weights compete too
             self.strategy.model.load_state_dict(self.best_state)
+
+
+@torch.no_grad()
+def _mean_entropy(predict: Callable[[Any], torch.Tensor], x: Any, device: str, batch_size: int = 256) -> float:
+    from bench.alignment import entropy
+    from bench.data.base import take, to_device
+
+    total, n = 0.0, len(x)
+    for start in range(0, n, batch_size):
+        logits = predict(to_device(take(x, torch.arange(start, min(n, start + batch_size))), device))
+        total += entropy(torch.softmax(logits.float(), dim=-1)).sum().item()
+    return total / max(1, n)
 
 
 def base_row(cell: Cell, run_id: str, device: str) -> dict[str, Any]:

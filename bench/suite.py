@@ -109,7 +109,8 @@ class Suite(BaseModel):
     source: TrainConfig = TrainConfig()
     adapt: TrainConfig = TrainConfig(steps=200)
     #: how the adapted model is chosen; only rules that use data the strategy may see
-    selection: Literal["last", "source_val"] = "last"
+    #: (``target_entropy``: lowest mean prediction entropy on unlabelled target-train inputs)
+    selection: Literal["last", "source_val", "target_entropy"] = "last"
     device: str = "auto"
     threads: int | None = Field(2, ge=1)
     #: per cell, for executors that schedule (Ray); not part of a cell's key

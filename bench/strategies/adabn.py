@@ -1,0 +1,39 @@
+"""``adabn``: adaptive batch normalisation (Li et al., 2016). No gradient steps: every batch-norm
+layer's running mean and variance are re-estimated on the target-train inputs (the average of the
+batch statistics over one pass: exactly the target mean when the batch size divides the split),
+everything else stays the source model's. Target labels are never used.
+"""
+import torch
+from torch import nn
+
+from bench.data.base import take, to_device
+from bench.strategies.base import STRATEGIES, Strategy
+
+BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def batch_norms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in model.modules() if isinstance(m, BN_TYPES)]
+
+
+@STRATEGIES.register("adabn")
+class AdaBN(Strategy):
+    trains = False
+
+    @torch.no_grad()
+    def finish(self) -> None:
+        norms = batch_norms(self.model)
+        if not norms:
+            raise ValueError("adabn re-estimates batch-norm statistics, but this backbone has no "
+                             "BatchNorm layer: use a backbone with batch norm (e.g. small_cnn)")
+        self.model.eval()
+        for bn in norms:
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative moving average: the exact mean over all batches
+            bn.train()
+        x, n, bs = self.ctx.target_unlabeled_x, len(self.ctx.target_unlabeled_x), self.ctx.config.batch_size
+        for start in range(0, n, bs):
+            self.model(to_device(take(x, torch.arange(start, min(n, start + bs))), self.ctx.device))
+        for bn in norms:
+            bn.momentum = 0.1
+        self.model.eval()
