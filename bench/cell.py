@@ -22,6 +22,7 @@ from bench import measure
 from bench.backbones import BACKBONES, count_params
 from bench.data.base import Domain, Split, load_domain
 from bench.data.budget import budget_indices
+from bench.footprint import TensorFootprint, optimizers_of
 from bench.source_stage import initial_model, source_model
 from bench.strategies import AdaptContext, get_strategy
 from bench.suite import Cell
@@ -98,10 +99,12 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
     selector = Selector(cell.selection, strategy, source.val, device)
     loop = StepLoop(steps, device, on_step=(lambda s, t: progress("adapt", s, t)) if progress else None)
     t0 = time.perf_counter()
+    footprint = TensorFootprint(model)  # tensor-counted memory: comparable between methods on CPU
     with measure.PeakMemory(device) as mem:
         strategy.setup()
+        footprint.model = strategy.model
         strategy.model.train()
-        loop.run(strategy.update, lambda: ctx.samples_seen, set_step=lambda s: setattr(ctx, "step", s),
+        loop.run(footprint.wrap(strategy.update), lambda: ctx.samples_seen, set_step=lambda s: setattr(ctx, "step", s),
                  checkpoint=selector.check if selector.active else None, every=selector.every(steps))
         strategy.finish()
     row["adapt_wall_s"] = time.perf_counter() - t0
@@ -112,7 +115,8 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
     row["trainable_params"], row["total_params"] = _params(strategy)
     # parameter-efficient strategies report their saved adapter's size and extra costs
     row["adapter_bytes"] = getattr(strategy, "adapter_bytes", None)
-    row["extra"] = json.dumps(getattr(strategy, "extra", {}), sort_keys=True)
+    extra = {**footprint.summary(optimizers_of(strategy)), **getattr(strategy, "extra", {})}
+    row["extra"] = json.dumps(extra, sort_keys=True)
 
     # 4. after adaptation
     strategy.model.eval()

@@ -183,4 +183,3 @@ class PeftStrategyMixin:
 
     def finish(self) -> None:
         self.adapter_bytes = adapter_bytes(self.model)
-        self.extra = {"model_bytes": model_bytes(self.model)}
