@@ -6,6 +6,7 @@ Short hand-written review sentences, product reviews vs movie reviews, labelled 
 sentiment words, so a model trained on one domain transfers to the other only in part: a real,
 if small, domain shift. The sentences are the combinations of the fragments below, sampled with a
 fixed seed: the same 600 examples per domain on every machine, split stratified 60/10/30.
+``sentiment/products@40`` takes 40 per class instead of 300 (small, fast variants for tests).
 """
 from __future__ import annotations
 
@@ -68,14 +69,19 @@ def sentences(kind: str, label: str) -> list[str]:
     return out
 
 
+@DOMAINS.register("sentiment/*")
 def build_pair_domain(name: str) -> Domain:
-    kind = name.split("/", 1)[1]
+    kind, _, size = name.split("/", 1)[1].partition("@")
+    if kind not in FRAGMENTS or (size and not size.isdigit()):
+        raise ValueError(f"unknown sentiment domain {name!r}: expected sentiment/<kind>[@<per class>] "
+                         f"with kind one of {sorted(FRAGMENTS)}")
+    per_class = int(size) if size else PER_CLASS
     rng = np.random.default_rng(SPLIT_SEED + len(kind))
     texts, labels = [], []
     for label_id, label in enumerate(CLASSES):
         pool = sentences(kind, label)
-        texts += [pool[i] for i in rng.choice(len(pool), PER_CLASS, replace=False)]
-        labels += [label_id] * PER_CLASS
+        texts += [pool[i] for i in rng.choice(len(pool), per_class, replace=False)]
+        labels += [label_id] * per_class
     y = np.asarray(labels)
     order = rng.permutation(len(y))  # interleave the classes
     texts, y = [texts[i] for i in order], y[order]
@@ -84,7 +90,3 @@ def build_pair_domain(name: str) -> Domain:
     tr, va, te = (Split([texts[i] for i in s.tolist()], yt[s]) for s in splits)
     return Domain(name=name, modality="text", classes=list(CLASSES), train=tr, val=va, test=te,
                   info={"source": "embedded templated review sentences (bench/data/sentiment.py)"})
-
-
-DOMAINS.register("sentiment/products")(build_pair_domain)
-DOMAINS.register("sentiment/movies")(build_pair_domain)

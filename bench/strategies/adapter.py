@@ -1,5 +1,7 @@
-"""``adapter``: bottleneck adapters y = x + f(x W_down) W_up (Houlsby et al.) after every
-transformer layer, or after every residual stage / conv block of a CNN (as 1x1 convolutions).
+"""``adapter``: bottleneck adapters y = x + f(x W_down) W_up after each block; base frozen.
+
+Houlsby et al.: after every transformer layer, or after every residual stage / conv block of a
+CNN (as 1x1 convolutions).
 
 peft has no bottleneck adapter (its "adaption prompt" is LLaMA-only), so this is the one method
 written here. ``W_up`` starts at zero: before training the adapted model equals the source model.

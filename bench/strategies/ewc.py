@@ -1,4 +1,6 @@
-"""``ewc``: elastic weight consolidation (Kirkpatrick et al. 2017). A diagonal Fisher information
+"""``ewc``: fine-tune everything with a Fisher-weighted pull towards the source weights.
+
+Elastic weight consolidation (Kirkpatrick et al. 2017). A diagonal Fisher information
 estimated on *source*-train batches (before adaptation) weighs the penalty lambda/2 sum F (w - w_source)^2,
 so the weights the source task relies on move least."""
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""``ia3``: (IA)^3, learned per-channel scalings of keys, values and the feed-forward input
-(transformers) or of convolution outputs (CNNs), through peft. The head trains too."""
+"""``ia3``: (IA)^3 through peft: learned per-channel scalings; base frozen, head trains.
+
+Scales keys, values and the feed-forward input (transformers) or convolution outputs (CNNs)."""
 from bench import peft_tools
 from bench.strategies.base import STRATEGIES, Hparams, Strategy
 

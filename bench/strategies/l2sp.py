@@ -1,5 +1,6 @@
-"""``l2sp``: fine-tune everything, penalising the distance to the source weights (Li et al. 2018):
-alpha/2 ||w - w_source||^2 over the backbone plus beta/2 ||w_head - w_source_head||^2.
+"""``l2sp``: fine-tune everything, penalising the distance to the source weights.
+
+Li et al. 2018: alpha/2 ||w - w_source||^2 over the backbone plus beta/2 ||w_head - w_source_head||^2.
 
 The paper decays a *new* head towards zero; here source and target share the label set, so the
 head is the source model's and is held near it like the rest (beta separately tunable)."""

@@ -1,5 +1,6 @@
-"""``lora``: low-rank updates W + (alpha / r) B A on the backbone's attention projections
-(transformers) or convolutions (CNNs), through peft; the base is frozen, the head trains.
+"""``lora``: low-rank updates W + (alpha / r) B A through peft; base frozen, head trains.
+
+On the backbone's attention projections (transformers) or convolutions (CNNs).
 
 A rank-``r`` LoRA on a ``d x k`` linear layer adds ``r (d + k)`` trainable parameters.
 """

@@ -1,4 +1,6 @@
-"""``lwf``: learning without forgetting (Li & Hoiem 2016). Cross-entropy on the budget's target
+"""``lwf``: fine-tune everything while distilling the source model's target predictions.
+
+Learning without forgetting (Li & Hoiem 2016). Cross-entropy on the budget's target
 labels plus distillation of the frozen source model's predictions on target-train inputs:
 lambda T^2 KL(softmax(source / T) || softmax(model / T))."""
 from __future__ import annotations

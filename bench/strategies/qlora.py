@@ -1,4 +1,4 @@
-"""``qlora``: the frozen base's linear layers quantised to 4-bit NF4 (bitsandbytes), LoRA on top.
+"""``qlora``: LoRA on a frozen base whose linear layers are 4-bit NF4 (bitsandbytes).
 
 bitsandbytes has no 4-bit convolution, so QLoRA needs a backbone with linear layers
 (transformers, ViTs); on a pure CNN the cell fails with a message saying so. The LoRA targets are
