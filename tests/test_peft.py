@@ -243,3 +243,30 @@ def test_lwf_distillation_is_zero_when_student_matches_teacher():
     logits = torch.randn(4, 3)
     assert distillation_loss(logits, logits, 2.0).abs().item() < 1e-6
     assert distillation_loss(logits, logits.flip(0), 2.0).item() > 0
+
+
+# ---- tensor-counted footprint (what the PEFT tables compare on CPU) -------------------------
+def footprint_of(name, model, domain, **hp):
+    from bench.footprint import TensorFootprint, optimizers_of
+
+    s = make_strategy(name, model, domain, **hp)
+    s.setup()
+    fp = TensorFootprint(s.model)
+    s.model.train()
+    for step in range(2):
+        fp.wrap(s.update)(step)
+    return fp.summary(optimizers_of(s))
+
+
+def test_footprint_orders_full_finetune_above_lora_above_qlora(minilm, text_domain):
+    full = footprint_of("full_finetune", copy.deepcopy(minilm), text_domain)
+    lora = footprint_of("lora", copy.deepcopy(minilm), text_domain, rank=4)
+    qlora = footprint_of("qlora", copy.deepcopy(minilm), text_domain, rank=4)
+    for f in (full, lora, qlora):
+        assert f["activation_bytes"] > 0
+        assert f["footprint_bytes"] == sum(v for k, v in f.items() if k != "footprint_bytes")
+    # Adam keeps two state tensors per trainable parameter
+    assert full["optimizer_bytes"] == 2 * full["grad_bytes"]
+    assert lora["grad_bytes"] < full["grad_bytes"] / 100
+    assert qlora["param_bytes"] < lora["param_bytes"]
+    assert full["footprint_bytes"] > lora["footprint_bytes"] > qlora["footprint_bytes"]
