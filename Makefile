@@ -7,7 +7,7 @@ EXTRAS ?= dev,text,peft
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test bench smoke clean
+.PHONY: run test bench smoke ci-check ci-baseline clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -17,7 +17,16 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml
 run: $(VENV)/.installed-$(EXTRAS)  ## the default suite, offline, then its report
 	$(BENCH) run suites/default.yaml --results results/default
 	$(BENCH) report results/default --out reports/default
-	@echo "report: reports/default/README.md"
+	@echo "report: reports/default/index.html and reports/default/README.md"
+
+ci-check: $(VENV)/.installed-$(EXTRAS)  ## the CI regression check: suites/ci.yaml against baselines/ci
+	$(BENCH) run suites/ci.yaml --results results/ci --fresh --no-progress
+	$(BENCH) compare baselines/ci results/ci --markdown results/ci-compare.md
+
+ci-baseline: $(VENV)/.installed-$(EXTRAS)  ## refresh baselines/ci from a fresh run (then commit it)
+	$(BENCH) run suites/ci.yaml --results results/ci-baseline --fresh --no-progress
+	rm -rf baselines/ci && mkdir -p baselines/ci
+	cp results/ci-baseline/*.parquet baselines/ci/ && cp -r results/ci-baseline/_runs baselines/ci/
 
 test: $(VENV)/.installed-$(EXTRAS)  ## the test suite
 	$(PY) -m pytest -q

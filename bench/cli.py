@@ -11,13 +11,14 @@ class _Group(click.Group):
     """Turn the harness's own user-facing errors into one clear line and exit code 2."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
+        from bench.data.base import DataError
         from bench.registry import UnknownNameError
         from bench.results import ResultsError
         from bench.suite import SuiteError
 
         try:
             return super().invoke(ctx)
-        except (SuiteError, UnknownNameError, ResultsError) as e:
+        except (SuiteError, UnknownNameError, ResultsError, DataError) as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
 
@@ -30,6 +31,7 @@ def main() -> None:
     bench list                         what backbones, strategies and domains exist
     bench run suites/default.yaml      run a suite into results/<suite name>
     bench report results/default       comparison tables from one or more results dirs
+    bench compare BASELINE CANDIDATE   regression check (exit 1 on a real regression)
     """
 
 
@@ -86,7 +88,7 @@ def _print_grid(suite, results_dir: Path) -> None:
         hp = ",".join(f"{k}={v}" for k, v in sorted(c.hparams.items()) if v is not None)
         table.add_row(c.key(), c.backbone.name, c.strategy, hp, c.pair, str(c.label_budget),
                       str(c.seed), "yes" if c.key() in done else "")
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)  # logs: no truncation
     n_done = sum(c.key() in done for c in cells)
     click.echo(f"{len(cells)} cells, {n_done} done, {len(cells) - n_done} to run into {results_dir}")
 
@@ -110,11 +112,75 @@ def list_(what: str) -> None:
 @main.command()
 @click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: reports/<name of first RESULTS>).")
-@click.option("--metric", default="target_acc", show_default=True, help="Column to tabulate.")
-def report(results: tuple[Path, ...], out: Path | None, metric: str) -> None:
-    """Build comparison tables (Markdown + CSV) from one or more results directories."""
+@click.option("--metric", default="target_acc", show_default=True,
+              help="Main metric column (e.g. target_acc, target_gain, source_acc_after); forgetting and "
+                   "target gain get their own tables anyway.")
+@click.option("--backbone", multiple=True, help="Only this backbone (repeatable).")
+@click.option("--strategy", multiple=True, help="Only this strategy (repeatable).")
+@click.option("--pair", multiple=True, help="Only this domain pair, e.g. 'synth-digits->digits' (repeatable).")
+@click.option("--budget", multiple=True, help="Only this label budget, e.g. 0, 10, all (repeatable).")
+def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: tuple[str, ...],
+           strategy: tuple[str, ...], pair: tuple[str, ...], budget: tuple[str, ...]) -> None:
+    """Leaderboard report from one or more results directories, read as one dataset.
+
+    \b
+    Writes into --out:
+      index.html        standalone page (tables and plots, no network needed)
+      README.md         the tables in Markdown (CI job summary, PR comment)
+      tables/*.csv|tex  every table for papers (LaTeX: booktabs)
+      plots/*.png       the figures embedded in index.html
+    Each directory is one snapshot (e.g. one nightly run): the tables show the newest snapshot of
+    each cell, and a trend section shows every snapshot, oldest first.
+    """
     from bench.report import build_report
 
     out = out or Path("reports") / results[0].name
-    path = build_report(list(results), out, metric=metric)
-    click.echo(f"report written to {path}")
+    try:
+        path = build_report(list(results), out, metric=metric, backbones=backbone, strategies=strategy,
+                            pairs=pair, budgets=budget)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--metric") from None
+    click.echo(f"report written to {path} and {path.parent / 'index.html'}")
+
+
+@main.command()
+@click.argument("baseline", type=click.Path(path_type=Path))
+@click.argument("candidate", type=click.Path(path_type=Path))
+@click.option("--markdown", "markdown_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the comparison as Markdown here (e.g. $GITHUB_STEP_SUMMARY).")
+@click.option("--acc-threshold", default=2.0, show_default=True,
+              help="Target-accuracy drop, in points, that counts as a regression.")
+@click.option("--forgetting-threshold", default=2.0, show_default=True,
+              help="Forgetting increase, in points, that counts as a regression.")
+@click.option("--throughput-threshold", default=25.0, show_default=True,
+              help="Train / inference throughput drop, in percent of the baseline.")
+@click.option("--memory-threshold", default=10.0, show_default=True,
+              help="Peak-memory increase, in percent of the baseline.")
+@click.option("--strict-hardware", is_flag=True,
+              help="Count cost regressions even when baseline and candidate ran on different devices.")
+def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_threshold: float,
+            forgetting_threshold: float, throughput_threshold: float, memory_threshold: float,
+            strict_hardware: bool) -> None:
+    """Compare CANDIDATE results with BASELINE results, cell by cell, metric by metric.
+
+    Cells match by (backbone, strategy, hparams, pair, label budget); their seeds give the noise.
+    A regression is a change in the bad direction beyond the threshold AND beyond the seed noise
+    (the 95% bootstrap CI of the delta excludes zero). Cost metrics are not counted when the two
+    sides ran on different hardware. Missing and new cells are listed.
+
+    \b
+    Exit codes: 0 no regression, 1 regression, 2 could not compare.
+    """
+    from bench import compare as cmp_mod
+
+    try:
+        result = cmp_mod.compare(baseline, candidate, cmp_mod.checks(
+            acc_threshold, forgetting_threshold, throughput_threshold, memory_threshold),
+            strict_hardware=strict_hardware)
+    except cmp_mod.CompareError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    cmp_mod.print_table(result)
+    if markdown_file:
+        markdown_file.write_text(cmp_mod.to_markdown(result, baseline, candidate))
+    sys.exit(result.exit_code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.table import Column
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 
@@ -12,31 +13,32 @@ class SuiteProgress:
         self.enabled = enabled and n_cells > 0
         self.console = console or Console(stderr=True)
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=self.console,
+            TextColumn("{task.description:<8}"), BarColumn(bar_width=30), MofNCompleteColumn(),
+            TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("[dim]{task.fields[cell]}", table_column=Column(no_wrap=True, ratio=1,
+                                                                        overflow="ellipsis")),
+            console=self.console,
             disable=not self.enabled, transient=False)
         self.n_cells = n_cells
         self._stage = ""
 
     def __enter__(self) -> "SuiteProgress":
         self.progress.__enter__()
-        self.cells = self.progress.add_task("cells", total=self.n_cells)
-        self.steps = self.progress.add_task("  steps", total=1, visible=False)
+        self.cells = self.progress.add_task("cells", total=self.n_cells, cell="")
+        self.steps = self.progress.add_task("  steps", total=1, visible=False, cell="")
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.progress.__exit__(*exc)
 
     def start_cell(self, description: str) -> None:
-        self.progress.update(self.cells, description=f"cells  [dim]{description}[/]")
-        self.progress.reset(self.steps, total=1, visible=False)
+        self.progress.reset(self.steps, total=1, visible=False, cell=description)
 
     def step(self, stage: str, step: int, total: int) -> None:
         # updating rich on every step of a fast CPU loop costs more than the step: thin it out
         if step != total and step % max(1, total // 50):
             return
-        desc = f"  {stage} steps"
-        self.progress.update(self.steps, description=desc, completed=step, total=total, visible=True)
+        self.progress.update(self.steps, description=f"  {stage}", completed=step, total=total,
+                             visible=True)
 
     def finish_cell(self, row: dict) -> None:
         self.progress.advance(self.cells)

@@ -80,7 +80,7 @@ class Registry(Generic[T]):
         known = self.names()
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        return f"unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {', '.join(known)}."
+        return f"unknown {self.kind} {name!r}.{hint} Known: {', '.join(known)} (see `bench list`)."
 
     def describe(self) -> dict[str, Any]:
         self._load()

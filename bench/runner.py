@@ -62,6 +62,14 @@ def write_run_record(suite: Suite, results_dir: Path, run_id: str, device: str, 
     (runs / f"{run_id}.json").write_text(json.dumps(record, indent=1, default=str))
 
 
+def check_data(cells: list[Cell]) -> None:
+    """Raise :class:`bench.data.DataError` if any domain's data is missing (no decoding)."""
+    from bench.data import check_domain
+
+    for name in sorted({d for c in cells for d in (c.source_domain, c.target_domain)}):
+        check_domain(name)
+
+
 def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh: bool = False,
               show_progress: bool = True, on_row: Callable[[dict], None] | None = None) -> RunSummary:
     import torch
@@ -75,6 +83,7 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
     if suite.threads:
         torch.set_num_threads(suite.threads)
     todo, done = pending_cells(suite, results_dir)
+    check_data(todo)  # a missing dataset stops the run here, before any cell, with its layout
     run_id = new_run_id()
     write_run_record(suite, results_dir, run_id, device, len(todo))
     summary = RunSummary(run_id, results_dir, total=len(todo) + done, already_done=done)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bench.backbones import BACKBONES, BackboneSpec
 
@@ -127,21 +127,35 @@ class Suite(BaseModel):
     def _budgets_non_negative(cls, value: list[Budget]) -> list[Budget]:
         return check_budgets(value)
 
-    @model_validator(mode="after")
-    def _names_exist(self) -> "Suite":
-        from bench.data import DOMAINS
-        from bench.strategies import STRATEGIES
-
-        for b in self.backbones:
+    @field_validator("backbones")
+    @classmethod
+    def _backbones_exist(cls, value: list[BackboneSpec]) -> list[BackboneSpec]:
+        for b in value:
             if b.name not in BACKBONES:
                 raise ValueError(BACKBONES.unknown_message(b.name))
-        for s in self.strategies:
+        return value
+
+    @field_validator("strategies")
+    @classmethod
+    def _strategies_exist(cls, value: list[StrategyEntry]) -> list[StrategyEntry]:
+        from bench.strategies import STRATEGIES
+
+        for s in value:
+            if s.name not in STRATEGIES:
+                raise ValueError(STRATEGIES.unknown_message(s.name))
             STRATEGIES.get(s.name).validate_hparams(s.hparams)  # raises with the field and values
-        for p in self.pairs:
+        return value
+
+    @field_validator("pairs")
+    @classmethod
+    def _domains_exist(cls, value: list[Pair]) -> list[Pair]:
+        from bench.data import DOMAINS
+
+        for p in value:
             for d in (p.source, p.target):
                 if d not in DOMAINS:
                     raise ValueError(DOMAINS.unknown_message(d))
-        return self
+        return value
 
 
 class Cell(BaseModel):
@@ -179,9 +193,9 @@ class Cell(BaseModel):
         return f"{self.source_domain}->{self.target_domain}"
 
     def describe(self) -> str:
-        hp = ",".join(f"{k}={v}" for k, v in sorted(self.hparams.items()))
-        return (f"{self.backbone.name} | {self.strategy}{'(' + hp + ')' if hp else ''} | "
-                f"{self.pair} | budget={self.label_budget} | seed={self.seed}")
+        hp = ",".join(f"{k}={v}" for k, v in sorted(self.hparams.items()) if v is not None)
+        return (f"{self.backbone.name} {self.strategy}{'(' + hp + ')' if hp else ''} "
+                f"{self.pair} budget={self.label_budget} seed={self.seed}")
 
 
 def load_suite(path: str | Path) -> Suite:

@@ -86,7 +86,7 @@ def fit_supervised(model: nn.Module, split: Split, cfg: TrainConfig, seed: int, 
     """Cross-entropy training of every trainable parameter on a labelled split."""
     from bench.strategies.base import Sampler
 
-    sampler = Sampler(split.x, split.y, cfg.batch_size, seed, device)
+    sampler = Sampler(split.x, split.y, cfg.batch_size, seed, device, augment=split.augment)
     opt = make_optimizer(model.parameters(), cfg, lr=lr)
     model.train()
 

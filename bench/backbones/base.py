@@ -106,6 +106,10 @@ def load_weights(model: nn.Module, path: str) -> None:
         state = load_file(path)
     else:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    if not set(state) & set(model.state_dict()):
+        raise ValueError(f"no tensor of {path} matches the backbone; its keys: {sorted(state)[:5]}")
     missing, unexpected = model.load_state_dict(state, strict=False)
-    if len(missing) == len(model.state_dict()):
-        raise ValueError(f"no tensor of {path} matches the backbone; unexpected keys: {unexpected[:5]}")
+    if missing:  # a partial load would silently train from half-random weights
+        raise ValueError(f"{path} lacks {len(missing)} of the backbone's tensors (first: {missing[:5]}): "
+                         "weights of another architecture or variant? (extra keys such as the "
+                         "original classifier are fine)")

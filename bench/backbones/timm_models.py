@@ -17,8 +17,13 @@ def timm_model(spec: BackboneSpec, num_classes: int, in_chans: int) -> TransferM
         raise ValueError(f"timm has no model {arch!r}" + (f"; did you mean {close}?" if close else ""))
     use_hub = spec.pretrained is True
     # num_classes=0 makes timm return pooled features; the harness owns the head.
-    backbone = timm.create_model(arch, pretrained=use_hub, num_classes=0, in_chans=in_chans,
-                                 **spec.kwargs)
+    try:
+        backbone = timm.create_model(arch, pretrained=use_hub, num_classes=0, in_chans=in_chans,
+                                     **spec.kwargs)
+    except (OSError, RuntimeError) as e:  # hub unreachable / offline and not in the local cache
+        if not use_hub:
+            raise
+        raise RuntimeError(_no_weights_message(timm, arch, e)) from None
     if isinstance(spec.pretrained, str):
         load_weights(backbone, spec.pretrained)
     named = dict(backbone.named_parameters())
@@ -33,3 +38,19 @@ def timm_model(spec: BackboneSpec, num_classes: int, in_chans: int) -> TransferM
         input_size = cfg["input_size"][-1]  # pretrained weights expect their own resolution
     return TransferModel(backbone, backbone.num_features, num_classes, groups,
                          input_size=input_size, mean=mean, std=std)
+
+
+def _no_weights_message(timm, arch: str, err: Exception) -> str:
+    """Why pretrained weights could not be had, and the two ways to provide them offline."""
+    import os
+
+    cfg = timm.models.get_pretrained_cfg(arch)
+    hub_id = (cfg.hf_hub_id if cfg else None) or f"timm/{arch}"
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    return (f"timm/{arch}: pretrained weights are not in the local Hugging Face cache"
+            f"{' and HF_HUB_OFFLINE=1 forbids the hub' if offline else ' and the hub is unreachable'}"
+            f" ({type(err).__name__}). Either fetch them once where there is network, "
+            f"`huggingface-cli download {hub_id}` (or any timm.create_model('{arch}', "
+            f"pretrained=True)), and copy the hub cache (~/.cache/huggingface/hub, or $HF_HOME/hub) "
+            f"to this machine; or save the weights as a file and write `pretrained: "
+            f"/path/{arch}.safetensors` in the suite (see docs/real-datasets.md).")

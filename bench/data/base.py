@@ -27,12 +27,15 @@ class Split:
 
     x: Any
     y: torch.Tensor
+    #: training-batch augmentation ``augment(x_batch_on_device, generator) -> x_batch``; only the
+    #: samplers of training batches apply it (never evaluation), see ``Sampler``
+    augment: Callable[[Any, torch.Generator], Any] | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
     def take(self, idx: torch.Tensor) -> "Split":
-        return Split(take(self.x, idx), self.y[idx])
+        return Split(take(self.x, idx), self.y[idx], self.augment)
 
 
 def take(x: Any, idx: torch.Tensor) -> Any:
@@ -70,6 +73,19 @@ class Domain:
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one image (C, H, W); empty for text."""
         return tuple(self.train.x.shape[1:]) if self.modality == "image" else ()
+
+
+class DataError(ValueError):
+    """Data that is missing, laid out wrongly or corrupt; the message names the expected layout and
+    where to get the data."""
+
+
+def check_domain(name: str) -> None:
+    """Cheap pre-flight check that ``name``'s data is in place (no decoding), so a run fails before
+    its first cell rather than half-way. Builders opt in with a ``check(name)`` attribute."""
+    check = getattr(DOMAINS.get(name), "check", None)
+    if check is not None:
+        check(name)
 
 
 def load_domain(name: str) -> Domain:

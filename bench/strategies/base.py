@@ -40,8 +40,9 @@ class Hparams(BaseModel):
 class Sampler:
     """Endless seeded mini-batches from a split; counts the samples it hands out."""
 
-    def __init__(self, x: Any, y: torch.Tensor | None, batch_size: int, seed: int, device: str):
-        self.x, self.y, self.device = x, y, device
+    def __init__(self, x: Any, y: torch.Tensor | None, batch_size: int, seed: int, device: str,
+                 augment: Callable[[Any, torch.Generator], Any] | None = None):
+        self.x, self.y, self.device, self.augment = x, y, device, augment
         self.n = len(y) if y is not None else len(x)
         self.batch_size = min(batch_size, self.n) if self.n else 0
         self.gen = torch.Generator().manual_seed(seed)
@@ -62,6 +63,8 @@ class Sampler:
         """``x`` (unlabelled sampler) or ``(x, y)`` on the device."""
         idx = self.next_indices()
         x = to_device(take(self.x, idx), self.device)
+        if self.augment is not None:  # training batches only; drawn from this sampler's generator
+            x = self.augment(x, self.gen)
         return x if self.y is None else (x, self.y[idx].to(self.device))
 
 
@@ -87,9 +90,11 @@ class AdaptContext:
 
     def __post_init__(self) -> None:
         bs, s, d = self.config.batch_size, self.seed, self.device
-        self.source = Sampler(self.source_train.x, self.source_train.y, bs, s + 1, d)
-        self.labeled = Sampler(self.target_labeled.x, self.target_labeled.y, bs, s + 2, d)
-        self.unlabeled = Sampler(self.target_unlabeled_x, None, bs, s + 3, d)
+        src_aug, tgt_aug = self.source_train.augment, self.target_labeled.augment
+        self.source = Sampler(self.source_train.x, self.source_train.y, bs, s + 1, d, src_aug)
+        self.labeled = Sampler(self.target_labeled.x, self.target_labeled.y, bs, s + 2, d, tgt_aug)
+        # target_labeled is target-train taken at the budget's indices: same augmentation
+        self.unlabeled = Sampler(self.target_unlabeled_x, None, bs, s + 3, d, tgt_aug)
 
     @property
     def progress(self) -> float:

@@ -1,0 +1,106 @@
+"""Render a report (a list of blocks) as Markdown, standalone HTML, and tables as CSV / LaTeX.
+
+A block is one of ``("h1"|"h2"|"h3"|"p", text)``, ``("table", text_frame, bold_mask)`` or
+``("img", png_path, alt)``. The HTML embeds every image as a data URI and loads nothing from the
+network, so the file can be mailed, archived or opened from a CI artifact.
+"""
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import pandas as pd
+
+CSS = """
+body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:2em auto;max-width:1400px;
+color:#222;padding:0 1em}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:13px}
+th,td{border-bottom:1px solid #ddd;padding:4px 9px;text-align:right;white-space:nowrap}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+td.best{font-weight:bold;background:#e6f4ea}
+p.note{color:#555;font-size:13px}img{max-width:100%;border:1px solid #eee;margin:.4em 0}
+h2{border-bottom:2px solid #ccc;padding-bottom:.2em;margin-top:2em}
+"""
+
+
+def markdown(blocks: list[tuple]) -> str:
+    out = []
+    for b in blocks:
+        kind = b[0]
+        if kind in ("h1", "h2", "h3"):
+            out += ["#" * int(kind[1]) + " " + b[1], ""]
+        elif kind == "p":
+            out += [b[1], ""]
+        elif kind == "table":
+            text, bold = b[1], b[2]
+            shown = text.copy()
+            for j, c in enumerate(shown.columns):
+                shown[c] = [f"**{v}**" if bold.iat[k, j] else v for k, v in enumerate(shown[c])]
+            out += [shown.to_markdown(disable_numparse=True), ""]
+        # images live in index.html only: a CI summary cannot show local files
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _img_tag(path: Path, alt: str) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+
+
+def _table_html(text: pd.DataFrame, bold: pd.DataFrame) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(str(c))}</th>" for c in [text.index.name or ""] + list(text.columns))
+    rows = []
+    for k, i in enumerate(text.index):
+        cells = [f"<td>{e(str(i))}</td>"]
+        for j in range(len(text.columns)):
+            cls = ' class="best"' if bold.iat[k, j] else ""
+            cells.append(f"<td{cls}>{e(str(text.iat[k, j]))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def html_page(blocks: list[tuple], title: str) -> str:
+    body = []
+    for b in blocks:
+        kind = b[0]
+        if kind in ("h1", "h2", "h3"):
+            body.append(f"<{kind}>{html.escape(b[1])}</{kind}>")
+        elif kind == "p":
+            body.append(f'<p class="note">{_inline(b[1])}</p>')
+        elif kind == "table":
+            body.append(_table_html(b[1], b[2]))
+        elif kind == "img":
+            body.append(_img_tag(b[1], b[2]))
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
+
+
+def _inline(text: str) -> str:
+    """Markdown's `code` and **bold** in notes, as HTML."""
+    import re
+
+    t = html.escape(text)
+    t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", t)
+
+
+def latex(text: pd.DataFrame, bold: pd.DataFrame, caption: str) -> str:
+    """A booktabs table (pandas Styler), best cells in bold."""
+    frame = text.reset_index()
+    mask = bold.reset_index(drop=True)
+    mask.insert(0, frame.columns[0], False)
+    mask.columns = frame.columns
+    styler = frame.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
+    styler = styler.apply(lambda _: mask.replace({True: "font-weight: bold", False: ""}), axis=None)
+    return styler.to_latex(hrules=True, convert_css=True, caption=caption.replace("_", r"\_"),
+                           column_format="l" + "r" * (len(frame.columns) - 1))
+
+
+def write_table(out: Path, name: str, text: pd.DataFrame, bold: pd.DataFrame, numeric: pd.DataFrame,
+                caption: str) -> None:
+    tables = out / "tables"
+    tables.mkdir(parents=True, exist_ok=True)
+    numeric.to_csv(tables / f"{name}.csv", index=numeric.index.name is not None)
+    (tables / f"{name}.tex").write_text(latex(text, bold, caption))
