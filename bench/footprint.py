@@ -8,7 +8,7 @@ training step keeps alive instead, the quantities that make LoRA and QLoRA cheap
 fine-tuning:
 
 * ``param_bytes``: parameters and buffers (4-bit weights count at their packed size);
-* ``grad_bytes``: one gradient per trainable parameter;
+* ``grad_bytes``: the gradients the steps left (one per trained parameter);
 * ``optimizer_bytes``: the optimiser's state tensors (Adam: two per trainable parameter);
 * ``activation_bytes``: the largest, over the steps, total of distinct tensors autograd saved for
   the backward pass (found with ``torch.autograd.graph.saved_tensors_hooks``; parameters excluded).
@@ -64,7 +64,8 @@ class TensorFootprint:
     def summary(self, optimizers: list[torch.optim.Optimizer]) -> dict[str, int]:
         tensors = list(self.model.parameters()) + list(self.model.buffers())
         param_bytes = sum(t.numel() * t.element_size() for t in tensors)
-        grad_bytes = sum(p.numel() * p.element_size() for p in self.model.parameters() if p.requires_grad)
+        grad_bytes = sum(p.numel() * p.element_size() for p in self.model.parameters()
+                         if p.requires_grad and p.grad is not None)  # gradients that existed
         opt_bytes = sum(v.numel() * v.element_size() for opt in optimizers for state in opt.state.values()
                         for v in state.values() if isinstance(v, torch.Tensor) and v.dim() > 0)
         out = {"param_bytes": param_bytes, "grad_bytes": grad_bytes, "optimizer_bytes": opt_bytes,
