@@ -19,9 +19,10 @@ from typing import Any, Callable
 import torch
 
 from bench import measure
-from bench.backbones import count_params
+from bench.backbones import BACKBONES, count_params
 from bench.data.base import Domain, Split, load_domain
 from bench.data.budget import budget_indices
+from bench.footprint import TensorFootprint, optimizers_of
 from bench.source_stage import initial_model, source_model
 from bench.strategies import AdaptContext, get_strategy
 from bench.suite import Cell
@@ -69,6 +70,9 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
     source, target = cached_domain(cell.source_domain), cached_domain(cell.target_domain)
     if source.classes != target.classes:
         raise ValueError(f"{cell.source_domain} and {cell.target_domain} have different label sets")
+    modality = getattr(BACKBONES.get(cell.backbone.name), "modality", "image")
+    if modality != source.modality:  # e.g. a text backbone in a suite that also has an image pair
+        raise _Skip(f"{cell.backbone.name} takes {modality} inputs; {cell.source_domain} is {source.modality}")
 
     # 1. source stage (cached and shared by every cell with the same source key)
     on_source = (lambda s, t: progress("source", s, t)) if progress else None
@@ -96,10 +100,12 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
     selector = Selector(cell.selection, strategy, source.val, device, target_x=target.train.x)
     loop = StepLoop(steps, device, on_step=(lambda s, t: progress("adapt", s, t)) if progress else None)
     t0 = time.perf_counter()
+    footprint = TensorFootprint(model)  # tensor-counted memory: comparable between methods on CPU
     with measure.PeakMemory(device) as mem:
         strategy.setup()
+        footprint.model = strategy.model
         strategy.model.train()
-        loop.run(strategy.update, lambda: ctx.samples_seen, set_step=lambda s: setattr(ctx, "step", s),
+        loop.run(footprint.wrap(strategy.update), lambda: ctx.samples_seen, set_step=lambda s: setattr(ctx, "step", s),
                  checkpoint=selector.check if selector.active else None, every=selector.every(steps))
         strategy.finish()
     row["adapt_wall_s"] = time.perf_counter() - t0
@@ -108,6 +114,10 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
                peak_mem_allocated_bytes=mem.allocated, peak_mem_reserved_bytes=mem.reserved,
                mem_baseline_bytes=mem.baseline_bytes)
     row["trainable_params"], row["total_params"] = _params(strategy)
+    # parameter-efficient strategies report their saved adapter's size and extra costs
+    row["adapter_bytes"] = getattr(strategy, "adapter_bytes", None)
+    extra = {**footprint.summary(optimizers_of(strategy)), **getattr(strategy, "extra", {})}
+    row["extra"] = json.dumps(extra, sort_keys=True)
 
     # 4. after adaptation
     strategy.model.eval()
