@@ -135,7 +135,8 @@ def list_(what: str) -> None:
         if what in ("all", name):
             click.echo(f"{name}:")
             for entry, obj in sorted(reg.describe().items()):
-                doc = (sys.modules[obj.__module__].__doc__ or "").strip().splitlines()
+                own = obj.__doc__ if obj.__doc__ and obj.__doc__ != type(obj).__doc__ else None
+                doc = (own or sys.modules[obj.__module__].__doc__ or "").strip().splitlines()
                 click.echo(f"  {entry:<22} {doc[0] if doc else ''}")
 
 
