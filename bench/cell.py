@@ -24,7 +24,7 @@ from bench.data.base import Domain, Split, load_domain
 from bench.data.budget import budget_indices
 from bench.footprint import TensorFootprint, optimizers_of
 from bench.source_stage import initial_model, source_model
-from bench.strategies import AdaptContext, get_strategy
+from bench.strategies import AdaptContext, NotApplicable, get_strategy
 from bench.suite import Cell
 from bench.train import Diverged, StepLoop, evaluate
 
@@ -45,7 +45,7 @@ def run_cell(cell: Cell, results_dir: str | Path, run_id: str = "", device: str 
     try:
         _protocol(cell, Path(results_dir), device, row, progress, memo if memo is not None else {})
         row["status"] = "ok"
-    except _Skip as e:
+    except NotApplicable as e:
         row.update(status="skipped", error=str(e))
     except Diverged as e:
         row.update(status="diverged", error=f"diverged: {e}")
@@ -65,14 +65,14 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
               memo: dict) -> None:
     strategy_cls = get_strategy(cell.strategy)
     if strategy_cls.needs_target_labels and cell.label_budget == 0:
-        raise _Skip(f"{cell.strategy} needs target labels and the label budget is 0")
+        raise NotApplicable(f"{cell.strategy} needs target labels and the label budget is 0")
 
     source, target = cached_domain(cell.source_domain), cached_domain(cell.target_domain)
     if source.classes != target.classes:
         raise ValueError(f"{cell.source_domain} and {cell.target_domain} have different label sets")
     modality = getattr(BACKBONES.get(cell.backbone.name), "modality", "image")
     if modality != source.modality:  # e.g. a text backbone in a suite that also has an image pair
-        raise _Skip(f"{cell.backbone.name} takes {modality} inputs; {cell.source_domain} is {source.modality}")
+        raise NotApplicable(f"{cell.backbone.name} takes {modality} inputs; {cell.source_domain} is {source.modality}")
 
     # 1. source stage (cached and shared by every cell with the same source key)
     on_source = (lambda s, t: progress("source", s, t)) if progress else None
@@ -147,8 +147,6 @@ def _params(strategy: Any) -> tuple[int, int]:
     return trainable, total
 
 
-class _Skip(Exception):
-    """The cell does not apply (e.g. a supervised strategy at label budget 0): a ``skipped`` row."""
 
 
 class Selector:

@@ -197,9 +197,11 @@ def test_qlora_base_is_4bit_nf4_and_trains_on_cpu(minilm, text_domain):
                                                for t in minilm.state_dict().values())
 
 
-def test_qlora_on_a_cnn_fails_with_a_clear_message(image_domain):
+def test_qlora_on_a_cnn_is_not_applicable_with_a_clear_message(image_domain):
+    from bench.strategies import NotApplicable
+
     s = make_strategy("qlora", cnn(), image_domain)
-    with pytest.raises(ValueError, match="no nn.Linear layer"):
+    with pytest.raises(NotApplicable, match="no nn.Linear layer"):
         s.setup()
 
 

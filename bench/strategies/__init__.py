@@ -2,7 +2,7 @@
 
 ``get_strategy("lora")`` returns the class; ``list_strategies()`` the names.
 """
-from bench.strategies.base import STRATEGIES, AdaptContext, Hparams, Strategy
+from bench.strategies.base import STRATEGIES, AdaptContext, Hparams, NotApplicable, Strategy
 
 
 def get_strategy(name: str) -> type[Strategy]:
@@ -13,4 +13,4 @@ def list_strategies(pattern: str = "*") -> list[str]:
     return STRATEGIES.names(pattern)
 
 
-__all__ = ["STRATEGIES", "AdaptContext", "Hparams", "Strategy", "get_strategy", "list_strategies"]
+__all__ = ["STRATEGIES", "AdaptContext", "Hparams", "NotApplicable", "Strategy", "get_strategy", "list_strategies"]

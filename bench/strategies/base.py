@@ -28,6 +28,12 @@ from bench.suite import TrainConfig
 STRATEGIES: Registry[type["Strategy"]] = Registry("strategy", "bench.strategies")
 
 
+class NotApplicable(Exception):
+    """The strategy cannot apply to this cell (a supervised strategy at label budget 0, QLoRA on a
+    CNN without linear layers, ...): the cell is recorded as ``skipped`` with this reason, not as
+    ``failed``, so a nightly grid over every strategy and backbone stays clean."""
+
+
 class Hparams(BaseModel):
     """Hyper-parameters every strategy has; ``None`` means the suite's ``adapt`` setting."""
 
