@@ -175,11 +175,9 @@ def proxy_a_distance(feat_s: np.ndarray, feat_t: np.ndarray, seed: int = 0, max_
 @torch.no_grad()
 def features_of(model: nn.Module, x, device: str, batch_size: int = 256) -> np.ndarray:
     """``model.features`` of inputs ``x`` in batches (the model's train/eval mode is left as set)."""
-    from bench.data.base import take, to_device
+    from bench.data.base import batches
 
-    n = len(x)
-    chunks = [model.features(to_device(take(x, torch.arange(i, min(n, i + batch_size))), device))
-              for i in range(0, n, batch_size)]
+    chunks = [model.features(xb) for _, xb in batches(x, device, batch_size)]
     return torch.cat(chunks).float().cpu().numpy()
 
 

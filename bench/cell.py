@@ -6,10 +6,8 @@ so one bad cell never takes a sweep down.
 """
 from __future__ import annotations
 
-import copy
 import functools
 import json
-import math
 import time
 import traceback
 from datetime import datetime, timezone
@@ -20,11 +18,12 @@ import torch
 
 from bench import measure
 from bench.backbones import BACKBONES, count_params
-from bench.data.base import Domain, Split, load_domain
+from bench.data.base import Domain, load_domain
 from bench.data.budget import budget_indices
 from bench.footprint import TensorFootprint, optimizers_of
 from bench.source_stage import initial_model, source_model
 from bench.strategies import AdaptContext, NotApplicable, get_strategy
+from bench.selection import Selector
 from bench.suite import Cell
 from bench.train import Diverged, StepLoop, evaluate
 
@@ -145,57 +144,6 @@ def _params(strategy: Any) -> tuple[int, int]:
     if not strategy.trains:
         trainable = 0
     return trainable, total
-
-
-
-
-class Selector:
-    """Model selection on data the strategy may see; ``last`` keeps the final weights.
-
-    ``source_val``: highest source-val accuracy. ``target_entropy``: lowest mean prediction entropy
-    on (up to 1000) unlabelled target-train inputs, an unsupervised score that needs no target label.
-    """
-
-    def __init__(self, rule: str, strategy: Any, source_val: Split, device: str, target_x: Any = None):
-        self.rule, self.strategy, self.val, self.device = rule, strategy, source_val, device
-        self.target_x = None if target_x is None else target_x[: min(1000, len(target_x))]
-        self.best, self.best_state = -math.inf, None
-
-    @property
-    def active(self) -> bool:
-        return self.rule != "last"
-
-    def every(self, steps: int) -> int:
-        return max(1, steps // 10)
-
-    def check(self, step: int) -> None:
-        model = self.strategy.model
-        was_training = model.training
-        model.eval()
-        if self.rule == "target_entropy":
-            acc = -_mean_entropy(self.strategy.predict, self.target_x, self.device)
-        else:
-            acc, _ = evaluate(self.strategy.predict, self.val, self.device)
-        model.train(was_training)
-        if acc > self.best:
-            self.best, self.best_state = acc, copy.deepcopy(model.state_dict())
-
-    def restore_best(self) -> None:
-        if self.active and self.best_state is not None:
-            self.check(-1)  # the final weights compete too
-            self.strategy.model.load_state_dict(self.best_state)
-
-
-@torch.no_grad()
-def _mean_entropy(predict: Callable[[Any], torch.Tensor], x: Any, device: str, batch_size: int = 256) -> float:
-    from bench.alignment import entropy
-    from bench.data.base import take, to_device
-
-    total, n = 0.0, len(x)
-    for start in range(0, n, batch_size):
-        logits = predict(to_device(take(x, torch.arange(start, min(n, start + batch_size))), device))
-        total += entropy(torch.softmax(logits.float(), dim=-1)).sum().item()
-    return total / max(1, n)
 
 
 def base_row(cell: Cell, run_id: str, device: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bench.backbones import BACKBONES, BackboneSpec
+from bench.config import TrainConfig  # noqa: F401 - part of the suite's public surface
 
 #: bump when the protocol of one cell changes so that old results are not reused
 PROTOCOL_VERSION = 1
@@ -28,19 +29,6 @@ def stable_hash(obj: Any) -> str:
 
 class SuiteError(ValueError):
     """A suite that cannot be read or does not validate; the message says what was expected."""
-
-
-class TrainConfig(BaseModel):
-    """How a stage trains: optimiser, learning rate, steps, batch size."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    steps: int = Field(500, ge=0)
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    weight_decay: float = Field(0.0, ge=0)
-    momentum: float = Field(0.9, ge=0)
 
 
 Budget = int | Literal["all"]

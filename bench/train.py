@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.data.base import Split, take, to_device
-from bench.suite import TrainConfig
+from bench.data.base import Split, batches
+from bench.config import TrainConfig
+from bench.data.sampler import Sampler
 
 
 class Diverged(RuntimeError):
@@ -84,8 +85,6 @@ def fit_supervised(model: nn.Module, split: Split, cfg: TrainConfig, seed: int, 
                    on_step: Callable[[int, int], None] | None = None, steps: int | None = None,
                    lr: float | None = None) -> StepLoop:
     """Cross-entropy training of every trainable parameter on a labelled split."""
-    from bench.strategies.base import Sampler
-
     sampler = Sampler(split.x, split.y, cfg.batch_size, seed, device, augment=split.augment)
     opt = make_optimizer(model.parameters(), cfg, lr=lr)
     model.train()
@@ -112,9 +111,8 @@ def evaluate(predict: Callable[[Any], torch.Tensor], split: Split, device: str,
         return float("nan"), float("nan")
     sync(device)
     t0 = time.perf_counter()
-    for start in range(0, n, batch_size):
-        idx = torch.arange(start, min(n, start + batch_size))
-        logits = predict(to_device(take(split.x, idx), device))
+    for idx, x in batches(split.x, device, batch_size):
+        logits = predict(x)
         correct += (logits.argmax(-1).cpu() == split.y[idx]).sum().item()
     sync(device)
     return 100.0 * correct / n, n / (time.perf_counter() - t0)

@@ -41,7 +41,7 @@ def main() -> None:
     from bench.backbones import BackboneSpec, create_model
     from bench.data import image_cache, load_domain
     from bench.data.office31 import CLASSES
-    from bench.strategies.base import Sampler
+    from bench.data.sampler import Sampler
     from bench.train import sync
 
     tmp = Path(tempfile.mkdtemp(prefix="loader-bench-"))

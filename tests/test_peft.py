@@ -17,7 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from bench.backbones import BackboneSpec, count_params, create_model  # noqa: E402
 from bench.data import load_domain  # noqa: E402
 from bench.strategies import AdaptContext, get_strategy  # noqa: E402
-from bench.suite import TrainConfig  # noqa: E402
+from bench.config import TrainConfig  # noqa: E402
 
 STEPS = 3
 

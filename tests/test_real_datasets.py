@@ -285,7 +285,7 @@ def test_cache_key_follows_resolution_and_file_list(isolated, tmp_path):
 # --- augmentation: training batches only -------------------------------------------------------
 
 def test_augmentation_applies_to_training_batches_only(isolated):
-    from bench.strategies.base import Sampler
+    from bench.data.sampler import Sampler
 
     root = isolated / "mine"
     class_tree(root / "a", ["x", "y"], 10)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -52,6 +52,15 @@ def to_device(x: Any, device: str) -> Any:
     if isinstance(x, dict):
         return {k: to_device(v, device) for k, v in x.items()}
     return x.to(device, non_blocking=True) if isinstance(x, torch.Tensor) else x
+
+
+def batches(x: Any, device: str, batch_size: int = 256) -> Iterator[tuple[torch.Tensor, Any]]:
+    """``(indices, batch on device)`` over ``x`` in order: the one loop behind every pass over a
+    split (evaluation, feature extraction, batch-norm re-estimation, validator scores)."""
+    n = len(x)
+    for start in range(0, n, batch_size):
+        idx = torch.arange(start, min(n, start + batch_size))
+        yield idx, to_device(take(x, idx), device)
 
 
 @dataclass

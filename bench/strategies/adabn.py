@@ -6,7 +6,7 @@ everything else stays the source model's. Target labels are never used.
 import torch
 from torch import nn
 
-from bench.data.base import take, to_device
+from bench.data.base import batches
 from bench.strategies.base import STRATEGIES, Strategy
 
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -31,9 +31,8 @@ class AdaBN(Strategy):
             bn.reset_running_stats()
             bn.momentum = None  # cumulative moving average: the exact mean over all batches
             bn.train()
-        x, n, bs = self.ctx.target_unlabeled_x, len(self.ctx.target_unlabeled_x), self.ctx.config.batch_size
-        for start in range(0, n, bs):
-            self.model(to_device(take(x, torch.arange(start, min(n, start + bs))), self.ctx.device))
+        for _, x in batches(self.ctx.target_unlabeled_x, self.ctx.device, self.ctx.config.batch_size):
+            self.model(x)
         for bn in norms:
             bn.momentum = 0.1
         self.model.eval()

@@ -6,16 +6,15 @@ so every budget and every step reuses them: training costs only the head.
 import torch
 import torch.nn.functional as F
 
-from bench.data.base import take, to_device
-from bench.strategies.base import STRATEGIES, Sampler, Strategy
+from bench.data.base import batches
+from bench.data.sampler import Sampler
+from bench.strategies.base import STRATEGIES, Strategy
 
 
 @torch.no_grad()
 def extract_features(model, x, device: str, batch_size: int = 256) -> torch.Tensor:
     model.eval()
-    n = len(x)
-    chunks = [model.features(to_device(take(x, torch.arange(i, min(n, i + batch_size))), device))
-              for i in range(0, n, batch_size)]
+    chunks = [model.features(xb) for _, xb in batches(x, device, batch_size)]
     return torch.cat(chunks).detach()
 
 
