@@ -21,6 +21,8 @@ from bench.backbones import BACKBONES, count_params
 from bench.data.base import Domain, load_domain
 from bench.data.budget import budget_indices
 from bench.footprint import TensorFootprint, optimizers_of
+from bench.placement import domain_on_device, place_model, placement_facts
+from bench.precision import Amp, configure_backends
 from bench.source_stage import initial_model, source_model
 from bench.strategies import AdaptContext, NotApplicable, get_strategy
 from bench.selection import Selector
@@ -67,6 +69,10 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
         raise NotApplicable(f"{cell.strategy} needs target labels and the label budget is 0")
 
     source, target = cached_domain(cell.source_domain), cached_domain(cell.target_domain)
+    if cell.data_on_device:  # the whole input cache on the GPU: batches are gathered there
+        source, target = domain_on_device(source, device), domain_on_device(target, device)
+    amp = Amp(cell.precision, device)
+    configure_backends(cell.precision, device)
     if source.classes != target.classes:
         raise ValueError(f"{cell.source_domain} and {cell.target_domain} have different label sets")
     modality = getattr(BACKBONES.get(cell.backbone.name), "modality", "image")
@@ -80,8 +86,8 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
 
     # 2. before adaptation
     model.eval()
-    row["source_acc_before"], _ = evaluate(model, source.test, device)
-    row["target_acc_before"], _ = evaluate(model, target.test, device)
+    row["source_acc_before"], _ = evaluate(model, source.test, device, amp=amp)
+    row["target_acc_before"], _ = evaluate(model, target.test, device, amp=amp)
     row["a_distance_before"] = _a_distance(model, source, target, device, cell.seed)
 
     # 3. adaptation: the strategy sees target-train labels only within the budget
@@ -92,8 +98,9 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
         source_train=source.train, source_val=source.val, target_labeled=target.train.take(labeled_idx),
         target_labeled_idx=labeled_idx, target_unlabeled_x=target.train.x,
         num_classes=target.num_classes, config=cell.adapt, steps=steps, seed=cell.seed,
-        device=device, initial_model=lambda: initial_model(cell, source).to(device),
-        cache=memo, cache_key=meta.get("source_key", ""), target_domain=cell.target_domain)
+        device=device,
+        initial_model=lambda: place_model(initial_model(cell, source), cell.backbone, device, compile=False),
+        cache=memo, cache_key=meta.get("source_key", ""), target_domain=cell.target_domain, amp=amp)
     torch.manual_seed(cell.seed)
     strategy = strategy_cls(model, ctx, hp)
     selector = Selector(cell.selection, strategy, source.val, device, target_x=target.train.x)
@@ -104,24 +111,26 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
         strategy.setup()
         footprint.model = strategy.model
         strategy.model.train()
-        loop.run(footprint.wrap(strategy.update), lambda: ctx.samples_seen, set_step=lambda s: setattr(ctx, "step", s),
+        loop.run(footprint.wrap(amp.wrap(strategy.update)), lambda: ctx.samples_seen, set_step=lambda s: setattr(ctx, "step", s),
                  checkpoint=selector.check if selector.active else None, every=selector.every(steps))
         strategy.finish()
     row["adapt_wall_s"] = time.perf_counter() - t0
     selector.restore_best()
     row.update(steps=steps, train_samples_per_s=loop.samples_per_s, mem_kind=mem.kind,
                peak_mem_allocated_bytes=mem.allocated, peak_mem_reserved_bytes=mem.reserved,
-               mem_baseline_bytes=mem.baseline_bytes)
+               mem_baseline_bytes=mem.baseline_bytes,
+               compile_s=loop.first_step_s if cell.backbone.compile else NAN)
     row["trainable_params"], row["total_params"] = _params(strategy)
     # parameter-efficient strategies report their saved adapter's size and extra costs
     row["adapter_bytes"] = getattr(strategy, "adapter_bytes", None)
-    extra = {**footprint.summary(optimizers_of(strategy)), **getattr(strategy, "extra", {})}
+    extra = {**footprint.summary(optimizers_of(strategy)), **getattr(strategy, "extra", {}),
+             **placement_facts(model)}
     row["extra"] = json.dumps(extra, sort_keys=True)
 
     # 4. after adaptation
     strategy.model.eval()
-    row["target_acc"], row["infer_samples_per_s"] = evaluate(strategy.predict, target.test, device)
-    row["source_acc_after"], _ = evaluate(strategy.predict, source.test, device)
+    row["target_acc"], row["infer_samples_per_s"] = evaluate(strategy.predict, target.test, device, amp=amp)
+    row["source_acc_after"], _ = evaluate(strategy.predict, source.test, device, amp=amp)
     row["forgetting"] = row["source_acc_before"] - row["source_acc_after"]
     row["target_gain"] = row["target_acc"] - row["target_acc_before"]
     row["a_distance_after"] = _a_distance(strategy.model, source, target, device, cell.seed)
@@ -160,6 +169,7 @@ def base_row(cell: Cell, run_id: str, device: str) -> dict[str, Any]:
         "mem_baseline_bytes": 0, "adapt_wall_s": NAN, "source_wall_s": NAN, "steps": 0,
         "source_cached": False, "batch_size": cell.adapt.batch_size, "adapter_bytes": None,
         "a_distance_before": NAN, "a_distance_after": NAN, "extra": "{}",
+        "precision": cell.precision, "compile_s": NAN,
         "status": "failed", "error": "",
         "started_at": datetime.now(timezone.utc), "finished_at": None, "git_sha": measure.git_sha(),
         "package_versions": measure.package_versions(), "device_name": measure.device_name(device),

@@ -42,6 +42,9 @@ SCHEMA = pa.schema(
         ("source_cached", pa.bool_()), ("batch_size", _I64), ("adapter_bytes", _I64),
         # domain alignment: proxy A-distance between source and target features, before / after
         ("a_distance_before", _F64), ("a_distance_after", _F64),
+        # numeric precision of training and evaluation (fp32, tf32, bf16, fp16); with compile on,
+        # the first adaptation step's wall time, which holds the compilation (NaN when off)
+        ("precision", _STR), ("compile_s", _F64),
         # anything else a strategy or stage wants on record, as a JSON object
         ("extra", _STR),
         # outcome

@@ -20,6 +20,8 @@ from safetensors.torch import load_model, save_model
 from bench.backbones import TransferModel, create_model
 from bench.data.base import Domain
 from bench.locks import exclusive
+from bench.placement import place_model
+from bench.precision import Amp
 from bench.suite import Cell
 from bench.train import fit_supervised
 
@@ -38,7 +40,7 @@ def source_model(cell: Cell, domain: Domain, device: str, cache_root: Path,
                  on_step: Callable[[int, int], None] | None = None) -> tuple[TransferModel, dict]:
     """The trained source model for ``cell`` (from the cache when present) and its metadata."""
     entry = Path(cache_root) / cell.source_key()
-    model = initial_model(cell, domain).to(device)
+    model = place_model(initial_model(cell, domain), cell.backbone, device)
     # several workers (processes, shards, Ray tasks) may need the same source model at once:
     # the first takes the lock and trains, the others wait on it and then load the cached entry
     # (the lock file sits beside the cache, in <results>/_locks/, so the cache holds only models)
@@ -60,7 +62,8 @@ def _load_or_train(cell: Cell, domain: Domain, device: str, entry: Path, model: 
 
     torch.manual_seed(cell.seed)
     t0 = time.perf_counter()
-    fit_supervised(model, domain.train, cell.source, seed=cell.seed, device=device, on_step=on_step)
+    fit_supervised(model, domain.train, cell.source, seed=cell.seed, device=device, on_step=on_step,
+                   amp=Amp(cell.precision, device))
     meta = {"source_key": cell.source_key(), "wall_s": time.perf_counter() - t0,
             "backbone": cell.backbone.model_dump(mode="json"), "source_domain": cell.source_domain,
             "seed": cell.seed, "train": cell.source.model_dump(mode="json")}
@@ -72,7 +75,12 @@ def _load_or_train(cell: Cell, domain: Domain, device: str, entry: Path, model: 
 def _save(model: TransferModel, meta: dict, entry: Path) -> None:
     tmp = entry.parent / f".{entry.name}.{uuid.uuid4().hex[:8]}.tmp"
     tmp.mkdir(parents=True)
+    channels_last = getattr(model, "channels_last", False)
+    if channels_last:  # safetensors stores contiguous (NCHW) tensors only
+        model.to(memory_format=torch.contiguous_format)
     save_model(model, str(tmp / "model.safetensors"))
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     try:
         os.rename(tmp, entry)

@@ -27,6 +27,15 @@ def stable_hash(obj: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+#: backbone settings that change speed, not results (precision is keyed through Cell.precision)
+SPEED_SETTINGS = ("precision", "channels_last", "compile")
+
+
+def backbone_ident(spec: BackboneSpec) -> dict[str, Any]:
+    """The backbone as far as results depend on it: its dump without the speed settings."""
+    return {k: v for k, v in spec.model_dump(mode="json").items() if k not in SPEED_SETTINGS}
+
+
 class SuiteError(ValueError):
     """A suite that cannot be read or does not validate; the message says what was expected."""
 
@@ -100,6 +109,12 @@ class Suite(BaseModel):
     #: (``target_entropy``: lowest mean prediction entropy on unlabelled target-train inputs)
     selection: Literal["last", "source_val", "target_entropy"] = "last"
     device: str = "auto"
+    #: fp32 (default), tf32, bf16 or fp16 for training and evaluation (see bench.precision);
+    #: a backbone's own ``precision`` wins
+    precision: Literal["fp32", "tf32", "bf16", "fp16"] = "fp32"
+    #: keep each domain's whole (uint8) input cache on the GPU: batches are then gathered there
+    #: (Office-31 at 224 px is 0.6 GB); off: batches are gathered on the host and copied
+    data_on_device: bool = False
     threads: int | None = Field(2, ge=1)
     #: per cell, for executors that schedule (Ray); not part of a cell's key
     resources: Resources = Resources()
@@ -174,18 +189,26 @@ class Cell(BaseModel):
     source: TrainConfig
     adapt: TrainConfig
     selection: str
+    precision: str = "fp32"
+    data_on_device: bool = False
 
     def key(self) -> str:
-        """Stable hash of what determines the result (the suite's name does not)."""
-        ident = self.model_dump(mode="json", exclude={"suite"})
+        """Stable hash of what determines the result (the suite's name does not; neither do the
+        speed settings, and fp32 leaves the key as it was before precision existed)."""
+        ident = self.model_dump(mode="json", exclude={"suite", "data_on_device"})
+        ident["backbone"] = backbone_ident(self.backbone)
+        if ident["precision"] == "fp32":
+            del ident["precision"]
         ident["protocol"] = PROTOCOL_VERSION
         return stable_hash(ident)
 
     def source_key(self) -> str:
         """What the source stage depends on: cells sharing it share one source model."""
-        ident = {"backbone": self.backbone.model_dump(mode="json"), "source": self.source_domain,
+        ident = {"backbone": backbone_ident(self.backbone), "source": self.source_domain,
                  "seed": self.seed, "train": self.source.model_dump(mode="json"),
                  "protocol": PROTOCOL_VERSION}
+        if self.precision != "fp32":
+            ident["precision"] = self.precision
         return stable_hash(ident)
 
     @property
@@ -194,8 +217,9 @@ class Cell(BaseModel):
 
     def describe(self) -> str:
         hp = ",".join(f"{k}={v}" for k, v in sorted(self.hparams.items()) if v is not None)
+        prec = f" {self.precision}" if self.precision != "fp32" else ""
         return (f"{self.backbone.name} {self.strategy}{'(' + hp + ')' if hp else ''} "
-                f"{self.pair} budget={self.label_budget} seed={self.seed}")
+                f"{self.pair} budget={self.label_budget} seed={self.seed}{prec}")
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -232,5 +256,7 @@ def expand(suite: Suite) -> list[Cell]:
             cells.append(Cell(suite=suite.name, backbone=bb, strategy=entry.name, hparams=hp,
                               source_domain=pair.source, target_domain=pair.target,
                               label_budget=budget, seed=seed, source=suite.source,
-                              adapt=suite.adapt, selection=suite.selection))
+                              adapt=suite.adapt, selection=suite.selection,
+                              precision=bb.precision or suite.precision,
+                              data_on_device=suite.data_on_device))
     return cells

@@ -5,7 +5,7 @@ Every backbone family builds one through a function registered in :data:`BACKBON
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +27,13 @@ class BackboneSpec(BaseModel):
     input_size: int | None = None
     #: passed to the model constructor (e.g. timm's ``img_size``, ``patch_size``)
     kwargs: dict[str, Any] = {}
+    #: this backbone's precision (fp32, tf32, bf16, fp16); None: the suite's ``precision``
+    precision: Literal["fp32", "tf32", "bf16", "fp16"] | None = None
+    #: channels_last memory format for convolutional backbones; None: on for CUDA, off for CPU
+    channels_last: bool | None = None
+    #: torch.compile the backbone: true (inductor) or a backend name ("eager", "aot_eager", ...);
+    #: its compile time is recorded apart from the timed steps (row column ``compile_s``)
+    compile: bool | str = False
 
     @property
     def label(self) -> str:

@@ -1,6 +1,15 @@
-"""Endless seeded mini-batches: the one place where training batches are drawn from a split."""
+"""Endless seeded mini-batches: the one place where training batches are drawn from a split.
+
+On CUDA the sampler *prefetches*: a background thread prepares batch k+1 (gather into pinned host
+memory, ``non_blocking`` copy on a side stream, augmentation on the device) while step k runs. The
+thread makes exactly the calls the sampler would make itself, in the same order, on the same
+generator, so the batches are the same as without prefetching.
+"""
 from __future__ import annotations
 
+import weakref
+from contextlib import nullcontext
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 import torch
@@ -9,16 +18,27 @@ from bench.data.base import take, to_device
 
 
 class Sampler:
-    """Endless seeded mini-batches from a split; counts the samples it hands out."""
+    """Endless seeded mini-batches from a split; counts the samples it hands out.
+
+    ``prefetch``: prepare the next batch in a background thread (None: on for CUDA devices; on
+    CPU the thread would only compete with the step for the same cores).
+    """
 
     def __init__(self, x: Any, y: torch.Tensor | None, batch_size: int, seed: int, device: str,
-                 augment: Callable[[Any, torch.Generator], Any] | None = None):
+                 augment: Callable[[Any, torch.Generator], Any] | None = None,
+                 prefetch: bool | None = None):
         self.x, self.y, self.device, self.augment = x, y, device, augment
         self.n = len(y) if y is not None else len(x)
         self.batch_size = min(batch_size, self.n) if self.n else 0
         self.gen = torch.Generator().manual_seed(seed)
         self.samples = 0
         self._perm, self._pos = torch.empty(0, dtype=torch.long), 0
+        cuda = str(device).startswith("cuda")
+        self.prefetch = cuda if prefetch is None else prefetch
+        self._pin = cuda and torch.cuda.is_available()
+        self._next: Future | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._stream = None
 
     def next_indices(self) -> torch.Tensor:
         if self.n == 0:
@@ -27,13 +47,40 @@ class Sampler:
             self._perm, self._pos = torch.randperm(self.n, generator=self.gen), 0
         idx = self._perm[self._pos : self._pos + self.batch_size]
         self._pos += self.batch_size
-        self.samples += len(idx)
         return idx
 
     def next(self) -> Any:
         """``x`` (unlabelled sampler) or ``(x, y)`` on the device."""
+        if not self.prefetch:
+            batch, n = self._make()
+        else:
+            if self._next is None:  # first call: nothing prepared yet (and no thread until needed)
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="bench-prefetch")
+                weakref.finalize(self, self._pool.shutdown, wait=False)
+                if self._pin:
+                    self._stream = torch.cuda.Stream()
+                self._next = self._pool.submit(self._make)
+            batch, n = self._next.result()
+            if self._stream is not None:  # the step's stream waits for the side stream's copy
+                torch.cuda.current_stream().wait_stream(self._stream)
+                for t in (batch if isinstance(batch, tuple) else (batch,)):
+                    if isinstance(t, torch.Tensor):
+                        t.record_stream(torch.cuda.current_stream())
+            self._next = self._pool.submit(self._make)  # the next batch, while this step runs
+        self.samples += n
+        return batch
+
+    def _make(self) -> tuple[Any, int]:
+        """One batch, ready on the device, and its size."""
         idx = self.next_indices()
-        x = to_device(take(self.x, idx), self.device)
-        if self.augment is not None:  # training batches only; drawn from this sampler's generator
-            x = self.augment(x, self.gen)
-        return x if self.y is None else (x, self.y[idx].to(self.device))
+        x, y = take(self.x, idx), (self.y[idx] if self.y is not None else None)
+        if self._pin:  # page-locked host memory: the copy below is asynchronous
+            x = x.pin_memory() if isinstance(x, torch.Tensor) and not x.is_cuda else x
+            y = y.pin_memory() if y is not None and not y.is_cuda else y
+        with torch.cuda.stream(self._stream) if self._stream is not None else nullcontext():
+            x = to_device(x, self.device)
+            if self.augment is not None:  # training batches only; drawn from this sampler's generator
+                x = self.augment(x, self.gen)
+            batch = x if y is None else (x, y.to(self.device, non_blocking=True))
+        return batch, len(idx)
+

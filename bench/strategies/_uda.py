@@ -69,7 +69,4 @@ class UDAStrategy(Strategy):
         cls = F.cross_entropy(logits[:n_lab], y)
         transfer = self.transfer_loss(f[:n_s], f[n_lab:], logits[:n_s], logits[n_lab:])
         loss = cls + self.hp.trade_off * transfer
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return {"loss": loss.item(), "cls": cls.item(), "transfer": transfer.item()}
+        return {**self.step_loss(self.opt, loss), "cls": cls.detach(), "transfer": transfer.detach()}

@@ -25,6 +25,7 @@ from bench.data.base import Split, take, to_device
 from bench.registry import Registry
 from bench.config import TrainConfig
 from bench.data.sampler import Sampler
+from bench.precision import FP32, Amp
 
 STRATEGIES: Registry[type["Strategy"]] = Registry("strategy", "bench.strategies")
 
@@ -63,6 +64,7 @@ class AdaptContext:
     cache_key: str = ""            # identifies the source model, for keys into ``cache``
     target_domain: str = ""
     step: int = 0                  # set by the loop; ``progress`` is step / steps
+    amp: Amp = FP32                # the cell's precision: autocast is on inside ``update``
 
     def __post_init__(self) -> None:
         bs, s, d = self.config.batch_size, self.seed, self.device
@@ -136,11 +138,11 @@ class Strategy:
         x, y = self.ctx.labeled.next()
         return self.step_loss(opt, F.cross_entropy(self.model(x), y))
 
-    def step_loss(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> dict[str, float]:
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return {"loss": loss.item()}
+    def step_loss(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> dict[str, Any]:
+        """zero_grad, backward, step (in the cell's precision; GradScaler at fp16). The loss is
+        returned as a tensor: the loop reads it on the host only every few steps (no GPU sync)."""
+        self.ctx.amp.backward_step(opt, loss)
+        return {"loss": loss.detach()}
 
     def freeze_all_but_head(self) -> None:
         for p in self.model.parameters():

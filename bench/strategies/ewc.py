@@ -63,4 +63,4 @@ class EWC(Strategy):
         x, y = self.ctx.labeled.next()
         ce = F.cross_entropy(self.model(x), y)
         penalty = ewc_penalty(self.model, self.reference, self.fisher, self.hp.lam)
-        return {**self.step_loss(self.opt, ce + penalty), "penalty": penalty.item()}
+        return {**self.step_loss(self.opt, ce + penalty), "penalty": penalty.detach()}

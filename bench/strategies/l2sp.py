@@ -41,4 +41,4 @@ class L2SP(Strategy):
         x, y = self.ctx.labeled.next()
         ce = F.cross_entropy(self.model(x), y)
         penalty = l2sp_penalty(self.model, self.reference, self.hp.alpha, self.hp.beta)
-        return {**self.step_loss(self.opt, ce + penalty), "penalty": penalty.item()}
+        return {**self.step_loss(self.opt, ce + penalty), "penalty": penalty.detach()}

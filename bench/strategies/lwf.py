@@ -39,4 +39,4 @@ class LwF(Strategy):
         with torch.no_grad():
             teacher = self.source_model(xu)
         kd = distillation_loss(self.model(xu), teacher, self.hp.temperature)
-        return {**self.step_loss(self.opt, ce + self.hp.lam * kd), "distill": kd.item()}
+        return {**self.step_loss(self.opt, ce + self.hp.lam * kd), "distill": kd.detach()}

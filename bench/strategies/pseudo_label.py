@@ -26,7 +26,7 @@ class PseudoLabel(UDAStrategy):
         conf, pseudo = F.softmax(lt.detach(), dim=1).max(dim=1)
         mask = (conf >= self.hp.threshold).float()
         ramp = min(1.0, self.ctx.progress / self.hp.rampup) if self.hp.rampup > 0 else 1.0
-        self.mask_rate = mask.mean().item()
+        self.mask_rate = mask.mean().detach()  # read with the loss, no per-step sync
         return ramp * (F.cross_entropy(lt, pseudo, reduction="none") * mask).mean()
 
     def update(self, step: int) -> dict[str, float]:

@@ -23,7 +23,8 @@ class QLora(peft_tools.PeftStrategyMixin, Strategy):
         from peft import prepare_model_for_kbit_training
 
         backbone = self.model.backbone
-        n = peft_tools.quantize_linears_4bit(backbone, self.hp.quant_type)
+        # 4-bit weights de-quantise to the cell's compute dtype (bf16 / fp16 under mixed precision)
+        n = peft_tools.quantize_linears_4bit(backbone, self.hp.quant_type, self.ctx.amp.compute_dtype)
         if n == 0:
             raise NotApplicable(f"qlora: {type(backbone).__name__} has no nn.Linear layer to quantise "
                              "(bitsandbytes has no 4-bit convolution); use lora for CNN backbones")
