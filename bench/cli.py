@@ -60,12 +60,23 @@ def main() -> None:
 @click.option("--oom-backoff", is_flag=True,
               help="On out-of-memory, retry the cell with half the adaptation batch size (down to 1); "
                    "the row records the sizes tried.")
+@click.option("--gpus", default=None, metavar="IDS",
+              help="Run cells in parallel on these GPUs, e.g. 0,1,2,3: one process-executor worker per "
+                   "(GPU, slot), each pinned to its GPU with CUDA_VISIBLE_DEVICES. Without Ray.")
+@click.option("--cells-per-gpu", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Workers (cells at once) per GPU with --gpus: small models leave a large GPU idle.")
+@click.option("--estimate", is_flag=True,
+              help="With --dry-run: expected device-hours per backbone and strategy, from step times "
+                   "measured in --calibrate DIR or, without it, a short calibration run.")
+@click.option("--calibrate", "calibrate_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Results directory whose measured step times --estimate uses.")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
               help="Import MODULE first, here and in every worker (registers out-of-tree strategies, "
                    "backbones or domains). Repeatable.")
 def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dry_run: bool,
         no_progress: bool, executor: str, address: str | None, shard: str | None,
-        retry_failed: bool, oom_backoff: bool, plugins: tuple[str, ...]) -> None:
+        retry_failed: bool, oom_backoff: bool, gpus: str | None, cells_per_gpu: int, estimate: bool,
+        calibrate_dir: Path | None, plugins: tuple[str, ...]) -> None:
     """Run SUITE_FILE: every (backbone, strategy, pair, budget, seed) cell not already finished.
 
     Each finished cell is written at once as <results>/<cell_key>.parquet, so an interrupted run
@@ -80,15 +91,34 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
         importlib.import_module(module)
     suite = load_suite(suite_file)
     results_dir = results_dir or Path("results") / suite.name
+    if estimate and not dry_run:
+        raise click.BadParameter("--estimate goes with --dry-run (it runs no cell of the suite)",
+                                 param_hint="--estimate")
     if dry_run:
         _print_grid(suite, results_dir)
+        if estimate:
+            from bench.estimate import print_estimate
+
+            print_estimate(suite, calibrate_dir, device=device, shard=shard)
         return
     from bench.runner import run_suite
 
+    options = {"address": address} if executor == "ray" else None
+    if gpus is not None:
+        if executor != "process":
+            raise click.BadParameter("--gpus runs process-executor workers; use --executor process "
+                                     "(Ray's per-cell `resources: {gpus: ...}` is the multi-node path)",
+                                     param_hint="--gpus")
+        from bench.executors.process import gpu_slots
+
+        try:
+            gpu_slots(gpus.split(","), cells_per_gpu)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--gpus") from None
+        options = {"gpus": gpus.split(","), "cells_per_gpu": cells_per_gpu}
     summary = run_suite(suite, results_dir, device=device, fresh=fresh, show_progress=not no_progress,
                         executor=executor, shard=shard, retry_failed=retry_failed,
-                        oom_backoff=oom_backoff, plugins=plugins,
-                        executor_options={"address": address} if executor == "ray" else None)
+                        oom_backoff=oom_backoff, plugins=plugins, executor_options=options)
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "nothing to run"

@@ -97,7 +97,8 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
     check_data(todo)  # a missing dataset stops the run here, before any cell, with its layout
     run_id = new_run_id()
     write_run_record(suite, results_dir, run_id, device, len(todo), executor=executor, shard=shard,
-                     retry_failed=retry_failed, oom_backoff=oom_backoff)
+                     retry_failed=retry_failed, oom_backoff=oom_backoff,
+                     **{k: v for k, v in (executor_options or {}).items() if k != "address"})
     summary = RunSummary(run_id, results_dir, total=len(todo) + done, already_done=done,
                          warnings=warnings)
     rc = RunContext(results_dir=results_dir, run_id=run_id, device=device, threads=suite.threads,

@@ -7,15 +7,22 @@ row itself (status ``failed``, how the worker died) and starts a fresh worker fo
 
 The worker asks the kernel to kill it when the runner dies (``PR_SET_PDEATHSIG``), so a kill -9 of
 the runner leaves no orphan still training and racing the next run.
+
+``--gpus 0,1,2,3 --cells-per-gpu K`` runs one such worker per (GPU, slot), each started with
+``CUDA_VISIBLE_DEVICES`` set to its GPU, so small models fill a large GPU and a node's GPUs all
+work without Ray (Ray's fractional ``gpus:`` per cell stays the multi-node path).
 """
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import multiprocessing as mp
 import os
+import queue
 import signal
+import threading
 import time
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from bench.executors.base import Events, RunContext, execute_cell, load_plugins, write_crash_row
 from bench.results import ResultsError
@@ -80,12 +87,20 @@ def _worker_main(conn: Any, rc: RunContext, parent_pid: int) -> None:
 
 
 class Worker:
-    def __init__(self, rc: RunContext):
+    def __init__(self, rc: RunContext, gpu: str | None = None):
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, rc, os.getpid()), daemon=True,
-                                name="bench-worker")
-        self.proc.start()
+                                name="bench-worker" + (f"-gpu{gpu}" if gpu is not None else ""))
+        with _ENV_LOCK:  # a spawned child copies os.environ as it starts: pin it to its GPU
+            old = os.environ.get("CUDA_VISIBLE_DEVICES")
+            if gpu is not None:
+                os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+            try:
+                self.proc.start()
+            finally:
+                if gpu is not None:
+                    _restore_env("CUDA_VISIBLE_DEVICES", old)
         child.close()
 
     def run(self, cell: Cell, events: Events) -> dict | None:
@@ -119,13 +134,82 @@ class Worker:
         self.conn.close()
 
 
-def run_cells(cells: list[Cell], rc: RunContext, events: Events) -> None:
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+_ENV_LOCK = threading.Lock()
+
+
+def gpu_slots(gpus: list[str], cells_per_gpu: int = 1) -> list[str]:
+    """The GPU each worker is pinned to: ``cells_per_gpu`` workers per GPU, listed round-robin
+    (``0,1,0,1``) so that a run with fewer cells than workers still spreads over the GPUs."""
+    if cells_per_gpu < 1:
+        raise ValueError(f"--cells-per-gpu must be at least 1, got {cells_per_gpu}")
+    if not gpus or any(not g.strip() for g in gpus):
+        raise ValueError(f"--gpus takes device ids separated by commas (e.g. 0,1,2,3), got {gpus!r}")
+    return [g.strip() for _ in range(cells_per_gpu) for g in gpus]
+
+
+def run_cells(cells: list[Cell], rc: RunContext, events: Events, gpus: list[str] | None = None,
+              cells_per_gpu: int = 1) -> None:
+    """One worker (cells one after another); with ``gpus``, one worker per (GPU, slot), each
+    pinned to its GPU with ``CUDA_VISIBLE_DEVICES`` and taking the next pending cell when free.
+    Claims, source-model locks and crash rows work per cell as with one worker."""
     load_plugins(rc.plugins)
+    if not gpus:
+        _serve(iter(cells), rc, events, None)
+        return
+    slots = gpu_slots(gpus, cells_per_gpu)
+    if rc.device.startswith("cuda"):  # inside a pinned worker its GPU is the only one: cuda(:0)
+        rc = dataclasses.replace(rc, device="cuda")
+    todo: queue.Queue = queue.Queue()
+    for cell in cells:
+        todo.put(cell)
+    lock, errors = threading.Lock(), []
+    shared = Events(start=_locked(lock, events.start), step=_locked(lock, events.step),
+                    done=_locked(lock, events.done), extra=events.extra)
+
+    def serve(gpu: str) -> None:
+        try:
+            _serve(_drain(todo, errors), rc, shared, gpu)
+        except BaseException as e:  # noqa: BLE001 - e.g. a full disk: stop every worker, re-raise
+            errors.append(e)
+
+    threads = [threading.Thread(target=serve, args=(g,), name=f"bench-gpu{g}", daemon=True)
+               for g in slots[: max(1, len(cells))]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def _drain(todo: queue.Queue, errors: list) -> Iterator[Cell]:
+    while not errors:
+        try:
+            yield todo.get_nowait()
+        except queue.Empty:
+            return
+
+
+def _locked(lock: threading.Lock, fn: Callable) -> Callable:
+    def call(*args: Any) -> Any:
+        with lock:
+            return fn(*args)
+    return call
+
+
+def _serve(cells: Iterator[Cell], rc: RunContext, events: Events, gpu: str | None) -> None:
     worker: Worker | None = None
     try:
         for cell in cells:
             events.start(cell)
-            worker = worker or Worker(rc)
+            worker = worker or Worker(rc, gpu)
             try:
                 row = worker.run(cell, events)
             except WorkerDied as e:

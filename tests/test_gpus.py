@@ -1,0 +1,58 @@
+"""``bench run --gpus``: one worker per (GPU, slot), pinned with CUDA_VISIBLE_DEVICES. Exercised on
+CPU with fake device ids: the pinning is an environment variable, so it can be seen without a GPU."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from bench.cli import main
+from bench.executors.process import gpu_slots
+from bench.results import read_results
+from bench.runner import run_suite
+import tests.failing_strategies  # noqa: F401 - registers debug_crash here; workers import it as a plugin
+from tests.sweep_helpers import make_suite, write_suite
+
+PLUGIN = ("tests.failing_strategies",)
+
+
+def test_slots_give_each_gpu_k_workers_round_robin():
+    assert gpu_slots(["0", "1", "2", "3"]) == ["0", "1", "2", "3"]
+    assert gpu_slots(["0", "1"], 2) == ["0", "1", "0", "1"]
+    assert gpu_slots([" 3"], 3) == ["3", "3", "3"]
+    with pytest.raises(ValueError, match="at least 1"):
+        gpu_slots(["0"], 0)
+    with pytest.raises(ValueError, match="comma"):
+        gpu_slots(["0", ""])
+
+
+def pinned(row) -> str | None:
+    return json.loads(row.extra or "{}").get("cuda_visible_devices")
+
+
+def test_two_pinned_workers_share_the_cells_and_a_crash_costs_one_cell(tmp_path):
+    strategies = ["source_only", "full_finetune", {"name": "debug_crash", "how": "segv"},
+                  "linear_probe", "target_only", {"name": "debug_crash", "how": "exit"}]
+    suite = make_suite(strategies=strategies, source_steps=10, adapt_steps=4)
+    summary = run_suite(suite, tmp_path / "res", executor="process", show_progress=False,
+                        plugins=PLUGIN, executor_options={"gpus": ["0", "1"], "cells_per_gpu": 1})
+    rows = read_results(tmp_path / "res")
+    assert len(rows) == 6 and summary.statuses == {"ok": 4, "failed": 2}
+    crashed = rows[rows.strategy == "debug_crash"]
+    assert set(crashed.status) == {"failed"} and crashed.error.str.contains("worker process").all()
+    ok = rows[rows.status == "ok"]
+    # every finished cell ran in a worker pinned to one of the two ids, and both ids worked
+    assert set(ok.apply(pinned, axis=1)) == {"0", "1"}
+    # one source model for the six cells, though two workers wanted it at once (the lock)
+    assert len(list((tmp_path / "res" / "_source_models").iterdir())) == 1
+    # resume: a second run with the same workers finds nothing to do
+    again = run_suite(suite, tmp_path / "res", executor="process", show_progress=False,
+                      plugins=PLUGIN, executor_options={"gpus": ["0", "1"], "cells_per_gpu": 1})
+    assert again.already_done == 6 and not again.statuses
+
+
+def test_cli_checks_gpus_and_the_executor(tmp_path):
+    suite = write_suite(tmp_path / "s.yaml", strategies=["source_only"])
+    res = CliRunner().invoke(main, ["run", str(suite), "--gpus", "0", "--executor", "inline"])
+    assert res.exit_code == 2 and "--executor process" in res.output
+    res = CliRunner().invoke(main, ["run", str(suite), "--gpus", "0,,1"])
+    assert res.exit_code == 2 and "comma" in res.output
