@@ -124,7 +124,8 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
     # parameter-efficient strategies report their saved adapter's size and extra costs
     row["adapter_bytes"] = getattr(strategy, "adapter_bytes", None)
     extra = {**footprint.summary(optimizers_of(strategy)), **getattr(strategy, "extra", {}),
-             **placement_facts(model)}
+             **placement_facts(model), "adapt_step_s": loop.step_s,
+             "source_step_s": meta.get("step_s"), "source_batch_size": cell.source.batch_size}
     row["extra"] = json.dumps(extra, sort_keys=True)
 
     # 4. after adaptation

@@ -87,6 +87,7 @@ class StepLoop:
         self.warmup = min(5, steps // 5) if warmup is None else warmup
         self.samples_per_s = float("nan")
         self.first_step_s = float("nan")  # includes torch.compile's compilation when it is on
+        self.step_s = float("nan")  # seconds per timed step (after the warm-up, checkpoints excluded)
         self.check_every = check_every
 
     def run(self, update: Callable[[int], dict[str, float]], samples: Callable[[], int],
@@ -122,8 +123,11 @@ class StepLoop:
         losses.flush()
         sync(self.device)
         timed = samples() - n0
+        elapsed = time.perf_counter() - t0 - paused
+        if self.steps > self.warmup:
+            self.step_s = elapsed / (self.steps - self.warmup)
         if self.steps > self.warmup and timed > 0:
-            self.samples_per_s = timed / (time.perf_counter() - t0 - paused)
+            self.samples_per_s = timed / elapsed
         return last
 
 
