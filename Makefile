@@ -8,7 +8,7 @@ EXTRAS ?= dev,text,peft,ray
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test bench smoke ci-check ci-baseline clean
+.PHONY: run test bench smoke ci-check ci-baseline gpu-check clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -39,6 +39,9 @@ bench: $(VENV)/.installed-$(EXTRAS)  ## speed and overhead benchmarks (numbers g
 	$(PY) -m pytest -q benchmarks --benchmark-enable --benchmark-only
 	# the Ray benchmark starts Ray: only inside a loopback-only network namespace (needs root)
 	scripts/in-loopback-netns $(PY) -m pytest -q benchmarks/test_ray_scaling.py --benchmark-enable --benchmark-only
+
+gpu-check: $(VENV)/.installed-$(EXTRAS)  ## the device check on one GPU (< 8 min on an H100): rows, report, summary
+	PYTHON=$(PY) scripts/gpu-check $(or $(OUT),results/gpu-check)
 
 clean:
 	rm -rf results/*/ reports/*/ .pytest_cache

@@ -137,3 +137,22 @@ def test_cell_overhead_interleaved(benchmark, setup):
 
     NOTES.append(f"[a] one cell: harness {h:.3f} s, bare loop {b:.3f} s, overhead {100 * (h / b - 1):+.1f}% "
                  "(medians of 5 interleaved rounds)")
+
+
+@pytest.mark.benchmark(group="d: precision on CPU")
+def test_cell_bf16_autocast_on_cpu(benchmark, setup):
+    """The same cell at bf16 (autocast on CPU): it runs, the row records it, and the note gives its
+    train throughput beside fp32's (CPUs without bf16 units emulate it: slower is expected)."""
+    from conftest import NOTES
+
+    fp32 = run_cell(setup["ft"], setup["root"], memo={})
+    bf16 = setup["ft"].model_copy(update={"precision": "bf16"})
+    row = benchmark.pedantic(run_cell, args=(bf16, setup["root"]), kwargs={"memo": {}}, rounds=3,
+                             warmup_rounds=1)
+    assert row["status"] == "ok" and row["precision"] == "bf16" and fp32["precision"] == "fp32"
+    ratio = row["train_samples_per_s"] / fp32["train_samples_per_s"]
+    benchmark.extra_info.update(bf16_samples_per_s=row["train_samples_per_s"],
+                                fp32_samples_per_s=fp32["train_samples_per_s"], bf16_over_fp32=ratio)
+    NOTES.append(f"[d] bf16 autocast on CPU: train {row['train_samples_per_s']:.0f} samples/s vs fp32 "
+                 f"{fp32['train_samples_per_s']:.0f} ({ratio:.2f}x); target acc {row['target_acc']:.1f} vs "
+                 f"{fp32['target_acc']:.1f}")
