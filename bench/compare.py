@@ -23,7 +23,7 @@ import pandas as pd
 
 from bench.report.stats import bootstrap_delta
 
-MATCH = ["backbone", "strategy", "hparams", "pair", "label_budget"]
+MATCH = ["backbone", "strategy", "hparams", "pair", "label_budget", "precision"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,8 @@ def _load(path: Path) -> pd.DataFrame:
     df["pair"] = df["source_domain"] + "->" + df["target_domain"]
     df["hparams"] = df["hparams"].fillna("{}")
     df["label_budget"] = df["label_budget"].astype(str)
+    # rows written before the precision column existed ran in fp32
+    df["precision"] = df["precision"].fillna("fp32") if "precision" in df else "fp32"
     return df[df["status"] != "skipped"]
 
 

@@ -88,6 +88,9 @@ def load(results: Iterable[str | Path]) -> pd.DataFrame:
     # SPEC: a selection that peeks at target-test labels is labelled as such in every table
     oracle = df["selection_rule"].astype(str).str.startswith("oracle")
     df.loc[oracle, "method"] = df.loc[oracle, "method"] + " [oracle selection]"
+    # rows in another precision than fp32 are another method (rows from before the column: fp32)
+    precision = df["precision"].fillna("fp32") if "precision" in df else pd.Series("fp32", index=df.index)
+    df.loc[precision != "fp32", "method"] += " [" + precision[precision != "fp32"] + "]"
     # a snapshot's time is its earliest start; a directory with no start times keeps its CLI order
     started = pd.to_datetime(df["started_at"], utc=True, errors="coerce")
     first = started.groupby(df["snapshot"]).transform("min")
