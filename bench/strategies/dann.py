@@ -33,7 +33,7 @@ class DANNHparams(UDAHparams):
 class DANN(UDAStrategy):
     Hparams = DANNHparams
     search_space = {"lr": loguniform(3e-4, 3e-3), "trade_off": loguniform(0.1, 3.0),
-                    "schedule": choice(["paper", "warm_start"]), "max_iters": int_range(200, 2000)}
+                    "schedule": choice(["paper", "warm_start"]), "max_iters": int_range(100, 1000)}
 
     def disc_input_dim(self) -> int:
         return self.model.feature_dim
