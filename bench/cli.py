@@ -132,14 +132,18 @@ def _print_grid(suite, results_dir: Path) -> None:
 
 
 @main.command(name="list")
-@click.argument("what", type=click.Choice(["all", "backbones", "strategies", "domains"]), default="all")
+@click.argument("what", type=click.Choice(["all", "backbones", "strategies", "domains", "validators"]),
+                default="all")
 def list_(what: str) -> None:
-    """List registered backbones, strategies and domains (families as prefix/*)."""
+    """List registered backbones, strategies, domains (families as prefix/*) and validators
+    (the model-selection scores recorded at each checkpoint)."""
     from bench.backbones import BACKBONES
     from bench.data import DOMAINS
     from bench.strategies import STRATEGIES
+    from bench.validators import VALIDATORS
 
-    for name, reg in (("backbones", BACKBONES), ("strategies", STRATEGIES), ("domains", DOMAINS)):
+    for name, reg in (("backbones", BACKBONES), ("strategies", STRATEGIES), ("domains", DOMAINS),
+                      ("validators", VALIDATORS)):
         if what in ("all", name):
             click.echo(f"{name}:")
             for entry, obj in sorted(reg.describe().items()):
