@@ -106,7 +106,7 @@ def _print_grid(suite, results_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from bench.results import finished_keys
+    from bench.results import finished_keys, hparams_label
     from bench.suite import expand
 
     done = finished_keys(results_dir)
@@ -115,8 +115,7 @@ def _print_grid(suite, results_dir: Path) -> None:
         table.add_column(col)
     cells = expand(suite)
     for c in cells:
-        hp = ",".join(f"{k}={v}" for k, v in sorted(c.hparams.items()) if v is not None)
-        table.add_row(c.key(), c.backbone.name, c.strategy, hp, c.pair, str(c.label_budget),
+        table.add_row(c.key(), c.backbone.name, c.strategy, hparams_label(c.hparams), c.pair, str(c.label_budget),
                       str(c.seed), "yes" if c.key() in done else "")
     Console(width=None if sys.stdout.isatty() else 200).print(table)  # logs: no truncation
     n_done = sum(c.key() in done for c in cells)

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from bench import measure
 from bench.executors import Events, RunContext, get_executor
+from bench.results import identity_row
 from bench.resume import needs_run, prepare_results_dir, scan
 from bench.sharding import parse_shard, shard_cells
 from bench.suite import Cell, Suite, expand
@@ -53,13 +54,16 @@ def pending_cells(suite: Suite, results_dir: Path, shard: str | None = None,
 
 
 def write_run_record(suite: Suite, results_dir: Path, run_id: str, device: str, n_todo: int,
-                     **options: Any) -> None:
+                     cells: list[Cell] = (), **options: Any) -> None:
+    """``_runs/<run_id>.json``: what was asked (the suite, the identity of every declared cell, so
+    a report can list the missing ones without importing the suite) and where it ran."""
     runs = results_dir / "_runs"
     runs.mkdir(exist_ok=True)
     record = {"run_id": run_id, "suite": suite.name, "started_at": datetime.now(timezone.utc).isoformat(),
               "cells_to_run": n_todo, "device": device, "device_name": measure.device_name(device),
               "git_sha": measure.git_sha(), "package_versions": json.loads(measure.package_versions()),
-              "host": measure.host(), "options": options, "suite_spec": suite.model_dump(mode="json")}
+              "host": measure.host(), "options": options, "suite_spec": suite.model_dump(mode="json"),
+              "cells": [identity_row(c, run_id) for c in cells]}
     (runs / f"{run_id}.json").write_text(json.dumps(record, indent=1, default=str))
 
 
@@ -96,7 +100,8 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
     todo, done, warnings = pending_cells(suite, results_dir, shard, retry_failed)
     check_data(todo)  # a missing dataset stops the run here, before any cell, with its layout
     run_id = new_run_id()
-    write_run_record(suite, results_dir, run_id, device, len(todo), executor=executor, shard=shard,
+    write_run_record(suite, results_dir, run_id, device, len(todo),
+                     cells=shard_cells(expand(suite), shard), executor=executor, shard=shard,
                      retry_failed=retry_failed, oom_backoff=oom_backoff)
     summary = RunSummary(run_id, results_dir, total=len(todo) + done, already_done=done,
                          warnings=warnings)

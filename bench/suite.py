@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bench.backbones import BACKBONES, BackboneSpec
 from bench.config import TrainConfig  # noqa: F401 - part of the suite's public surface
+from bench.results import hparams_label
 
 #: bump when the protocol of one cell changes so that old results are not reused
 PROTOCOL_VERSION = 1
@@ -158,6 +159,11 @@ class Suite(BaseModel):
         return value
 
 
+#: the fields of a Cell that say *which* cell it is; every other field says how it is measured
+IDENTITY_FIELDS = {"suite", "backbone", "strategy", "hparams", "source_domain", "target_domain",
+                   "label_budget", "seed", "trial"}
+
+
 class Cell(BaseModel):
     """One unit of work, storage and resumption."""
 
@@ -181,6 +187,15 @@ class Cell(BaseModel):
         ident["protocol"] = PROTOCOL_VERSION
         return stable_hash(ident)
 
+    def protocol_hash(self) -> str:
+        """Stable hash of how the cell is measured: every field except what names the cell (its
+        backbone, strategy and hyper-parameters, pair, budget, seed, trial, suite). Generic on
+        purpose: a field added to the Cell later is part of the protocol unless listed in
+        ``IDENTITY_FIELDS``. Rows with different hashes are never pooled or compared."""
+        ident = self.model_dump(mode="json", exclude=IDENTITY_FIELDS)
+        ident["protocol"] = PROTOCOL_VERSION
+        return stable_hash(ident)
+
     def source_key(self) -> str:
         """What the source stage depends on: cells sharing it share one source model."""
         ident = {"backbone": self.backbone.model_dump(mode="json"), "source": self.source_domain,
@@ -193,7 +208,7 @@ class Cell(BaseModel):
         return f"{self.source_domain}->{self.target_domain}"
 
     def describe(self) -> str:
-        hp = ",".join(f"{k}={v}" for k, v in sorted(self.hparams.items()) if v is not None)
+        hp = hparams_label(self.hparams)
         return (f"{self.backbone.name} {self.strategy}{'(' + hp + ')' if hp else ''} "
                 f"{self.pair} budget={self.label_budget} seed={self.seed}")
 

@@ -88,14 +88,16 @@ def test_failed_missing_and_skipped_cells_are_shown_not_dropped(tmp_path):
 
 
 def test_declared_but_unfinished_cells_are_missing(tmp_path):
+    from bench.runner import write_run_record
     from bench.suite import expand, load_suite
 
     suite = load_suite("suites/smoke.yaml")
-    runs = tmp_path / "r" / "_runs"
-    runs.mkdir(parents=True)
-    (runs / "x.json").write_text(json.dumps({"run_id": "x", "suite_spec": suite.model_dump(mode="json")}))
+    (tmp_path / "r").mkdir()
+    write_run_record(suite, tmp_path / "r", "x", "cpu", 0, cells=expand(suite))
     df = load([tmp_path / "r"])
     assert len(df) == len(expand(suite)) and set(df["status"]) == {"missing"}
+    assert set(df["cell_key"]) == {c.key() for c in expand(suite)}
+    assert set(df["protocol_hash"]) == {c.protocol_hash() for c in expand(suite)}
 
 
 def test_report_files_trend_and_latest_standing(tmp_path):
@@ -126,3 +128,12 @@ def test_filters_and_unknown_metric(tmp_path):
     assert "linear_probe" in md and "full_finetune" not in md and B not in md
     with pytest.raises(ValueError, match="not a results column"):
         build_report([d], tmp_path / "rep2", metric="nope")
+
+
+def test_rows_of_different_protocols_are_never_pooled(tmp_path):
+    """A 5-step and a 60-step run of one strategy: two labelled methods, each with its own seeds."""
+    d = write(tmp_path / "r", [row("dann", A, s, 60.0, protocol="steps5") for s in range(2)]
+              + [row("dann", A, s, 90.0, protocol="steps60") for s in range(2)])
+    df = load([d])
+    assert df["method"].nunique() == 2 and all("[protocol" in m for m in df["method"])
+    assert set(df.groupby("method")["seed"].count()) == {2}
