@@ -20,7 +20,7 @@ from bench import measure
 from bench.backbones import BACKBONES, count_params
 from bench.data.base import Domain, load_domain
 from bench.data.budget import budget_indices
-from bench.results import identity_row, new_row
+from bench.results import disk_full, disk_full_error, identity_row, new_row
 from bench.footprint import TensorFootprint, optimizers_of
 from bench.source_stage import initial_model, source_model
 from bench.strategies import AdaptContext, NotApplicable, get_strategy
@@ -52,6 +52,8 @@ def run_cell(cell: Cell, results_dir: str | Path, run_id: str = "", device: str 
     except torch.cuda.OutOfMemoryError as e:
         row.update(status="oom", error=f"out of memory: {e}"[:2000])
     except Exception as e:  # noqa: BLE001 - every failure of a cell becomes a row
+        if disk_full(e):  # the machine's fault, not the cell's: stop the run, store nothing
+            raise disk_full_error(f"cell {cell.describe()}'s files under {results_dir}", e) from e
         if "out of memory" in str(e).lower():
             row.update(status="oom", error=f"out of memory: {e}"[:2000])
         else:

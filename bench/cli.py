@@ -11,16 +11,16 @@ class _Group(click.Group):
     """Turn the harness's own user-facing errors into one clear line and exit code 2."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
-        from bench.data.base import DataError
-        from bench.registry import UnknownNameError
-        from bench.results import ResultsError
-        from bench.suite import SuiteError
+        from bench.errors import BenchError
 
         try:
             return super().invoke(ctx)
-        except (SuiteError, UnknownNameError, ResultsError, DataError) as e:
+        except BenchError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: finished cells are kept; run the same command to resume", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -22,6 +22,8 @@ from typing import Any, Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.errors import ResultsError
+
 SCHEMA_VERSION = 1
 VERSION_KEY = b"transfer_bench_schema_version"
 
@@ -94,8 +96,32 @@ def hparams_label(hparams: dict[str, Any] | str | None) -> str:
 STATUSES = ("ok", "failed", "oom", "diverged", "skipped")
 
 
-class ResultsError(RuntimeError):
-    """A results file that cannot be read as transfer-bench results (message says what to do)."""
+
+
+#: errno values that mean "no room to write": the run stops (and resumes later), no cell fails
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is a full disk, a quota or a file-size
+    limit. Libraries that write through their own I/O layer (safetensors) report only the message,
+    so the OS's text for those errors counts too."""
+    texts = [os.strerror(n) for n in DISK_FULL_ERRNOS] + [f"os error {n})" for n in DISK_FULL_ERRNOS]
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+            return True
+        if any(t in str(exc) for t in texts):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def disk_full_error(where: str, exc: BaseException) -> ResultsError:
+    return ResultsError(f"no room to write {where}: the disk is full (or a quota / file-size limit "
+                        f"was hit: {exc}). The run stopped; finished cells are intact. Free space and "
+                        "run the same command again to resume.")
 
 
 def cell_path(results_dir: Path, cell_key: str) -> Path:
@@ -124,8 +150,7 @@ def write_row(results_dir: str | Path, row: dict[str, Any]) -> Path:
         os.replace(tmp, final)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        full = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-        why = "the disk is full (or a quota / file-size limit was hit)" if full else str(e)
+        why = "the disk is full (or a quota / file-size limit was hit)" if disk_full(e) else str(e)
         raise ResultsError(f"could not write the result of cell {row['cell_key']} to {results_dir}: "
                            f"{why}. Finished cells are intact; free space (or fix the directory) and "
                            "run the same command again to resume.") from e

@@ -21,9 +21,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.results import SCHEMA_VERSION, VERSION_KEY, ResultsError, result_files
+from bench.results import (SCHEMA_VERSION, VERSION_KEY, ResultsError, disk_full, disk_full_error,
+                           result_files)
 
 STALE_FOREIGN_TMP_S = 24 * 3600
+#: the writability probe writes this much: less room than this (64 KiB) is no room for a row
+PROBE_BYTES = 1 << 16
 NOT_OK = ("failed", "oom", "diverged")  # what --retry-failed reruns (skipped is deterministic)
 
 
@@ -34,9 +37,16 @@ def prepare_results_dir(results_dir: Path, fresh: bool = False) -> None:
     try:
         results_dir.mkdir(parents=True, exist_ok=True)
         probe = results_dir / f".write-probe.{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        try:  # a real write, flushed to disk: an empty file would fit on a full disk
+            with open(probe, "wb") as fh:
+                fh.write(b"\0" * PROBE_BYTES)
+                fh.flush()
+                os.fsync(fh.fileno())
+        finally:
+            probe.unlink(missing_ok=True)
     except OSError as e:
+        if disk_full(e):
+            raise disk_full_error(f"in the results directory {results_dir}", e) from None
         raise ResultsError(f"results directory {results_dir} is not writable ({e.strerror or e}); "
                            "pass --results with a directory you can write to") from None
     clean_stale_tmp(results_dir)

@@ -9,6 +9,7 @@ says what a crash can leave and how a rerun treats it). Cells run through an exe
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any, Callable
 
 from bench import measure
 from bench.executors import Events, RunContext, get_executor
-from bench.results import identity_row
+from bench.results import ResultsError, disk_full, disk_full_error, identity_row
 from bench.resume import needs_run, prepare_results_dir, scan
 from bench.sharding import parse_shard, shard_cells
 from bench.suite import Cell, Suite, expand
@@ -58,13 +59,21 @@ def write_run_record(suite: Suite, results_dir: Path, run_id: str, device: str, 
     """``_runs/<run_id>.json``: what was asked (the suite, the identity of every declared cell, so
     a report can list the missing ones without importing the suite) and where it ran."""
     runs = results_dir / "_runs"
-    runs.mkdir(exist_ok=True)
     record = {"run_id": run_id, "suite": suite.name, "started_at": datetime.now(timezone.utc).isoformat(),
               "cells_to_run": n_todo, "device": device, "device_name": measure.device_name(device),
               "git_sha": measure.git_sha(), "package_versions": json.loads(measure.package_versions()),
               "host": measure.host(), "options": options, "suite_spec": suite.model_dump(mode="json"),
               "cells": [identity_row(c, run_id) for c in cells]}
-    (runs / f"{run_id}.json").write_text(json.dumps(record, indent=1, default=str))
+    path, tmp = runs / f"{run_id}.json", runs / f".{run_id}.json.tmp"
+    try:  # atomically: a full disk must not leave a 0-byte record behind
+        runs.mkdir(exist_ok=True)
+        tmp.write_text(json.dumps(record, indent=1, default=str))
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if disk_full(e):
+            raise disk_full_error(f"the run record {path}", e) from None
+        raise ResultsError(f"could not write the run record {path}: {e}") from None
 
 
 def check_data(cells: list[Cell]) -> None:
@@ -93,8 +102,9 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
     run_cells = get_executor(executor)  # an unknown executor fails before anything is touched
     if shard:
         parse_shard(shard)  # so does a bad --shard
-    prepare_results_dir(results_dir, fresh)
+    # the machine first: a bad --device touches nothing and stores nothing
     device = measure.resolve_device(device if device != "auto" else suite.device)
+    prepare_results_dir(results_dir, fresh)
     if suite.threads:
         torch.set_num_threads(suite.threads)
     todo, done, warnings = pending_cells(suite, results_dir, shard, retry_failed)

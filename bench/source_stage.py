@@ -71,9 +71,13 @@ def _load_or_train(cell: Cell, domain: Domain, device: str, entry: Path, model: 
 
 def _save(model: TransferModel, meta: dict, entry: Path) -> None:
     tmp = entry.parent / f".{entry.name}.{uuid.uuid4().hex[:8]}.tmp"
-    tmp.mkdir(parents=True)
-    save_model(model, str(tmp / "model.safetensors"))
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    try:
+        tmp.mkdir(parents=True)
+        save_model(model, str(tmp / "model.safetensors"))
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    except BaseException:  # e.g. a full disk: leave no half-written entry behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     try:
         os.rename(tmp, entry)
     except OSError:  # another worker finished the same source model first: keep theirs

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bench.backbones import BACKBONES, BackboneSpec
+from bench.errors import SuiteError
 from bench.config import TrainConfig  # noqa: F401 - part of the suite's public surface
 from bench.results import hparams_label
 
@@ -28,8 +29,6 @@ def stable_hash(obj: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-class SuiteError(ValueError):
-    """A suite that cannot be read or does not validate; the message says what was expected."""
 
 
 Budget = int | Literal["all"]
