@@ -112,6 +112,12 @@ def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = No
     notes = [] if same_hw else [f"hardware differs (baseline {sorted(hw_b)}, candidate {sorted(hw_c)}): "
                                 "cost deltas shown but not counted as regressions"
                                 + (" (--strict-hardware: counted anyway)" if strict_hardware else "")]
+    if (base["protocol_hash"] == "unknown").all() or (cand["protocol_hash"] == "unknown").all():
+        # one side predates protocol_hash: match on names alone, and say so
+        side = "baseline" if (base["protocol_hash"] == "unknown").all() else "candidate"
+        notes.append(f"the {side} has no protocol_hash (written before it existed): cells matched by "
+                     "name only, their protocols (steps, lr, selection) are not verified; refresh it")
+        base, cand = base.assign(protocol_hash="unknown"), cand.assign(protocol_hash="unknown")
     keys_b = set(map(tuple, base[MATCH].drop_duplicates().to_numpy()))
     keys_c = set(map(tuple, cand[MATCH].drop_duplicates().to_numpy()))
     common = sorted(keys_b & keys_c)
@@ -123,7 +129,7 @@ def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = No
                      "missing and new")
     if not common:
         why = (f"baseline protocols {sorted(set(base['protocol_hash']))} vs candidate "
-               f"{sorted(set(cand['protocol_hash']))}: the suites differ in how cells are measured "
+               f"{sorted(set(cand['protocol_hash']))}: the cells were run under different protocols "
                "(steps, lr, selection, ...); refresh the baseline with the candidate's suite"
                if other_protocol else "were they run from the same suite?")
         raise CompareError(f"no cell of {baseline} matches one of {candidate} by "
