@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from bench.executors import EXECUTORS
+
 
 class _Group(click.Group):
     """Turn the harness's own user-facing errors into one clear line and exit code 2."""
@@ -45,7 +47,7 @@ def main() -> None:
 @click.option("--fresh", is_flag=True, help="Delete the results directory first and run every cell.")
 @click.option("--dry-run", is_flag=True, help="Print the cell grid (and which cells are done); run nothing.")
 @click.option("--no-progress", is_flag=True, help="No progress bars (for logs).")
-@click.option("--executor", type=click.Choice(["process", "inline", "ray"]), default="process",
+@click.option("--executor", type=click.Choice(list(EXECUTORS)), default="process",
               show_default=True,
               help="process: cells run in a worker process that is restarted after a hard crash "
                    "(segfault, kill); inline: in this process (debugging); ray: as Ray tasks with the "
@@ -106,10 +108,13 @@ def _print_grid(suite, results_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from bench.results import finished_keys, hparams_label
+    from bench.results import hparams_label
+    from bench.resume import scan
     from bench.suite import expand
 
-    done = finished_keys(results_dir)
+    done, warnings = scan(results_dir, move_bad=False)  # a truncated file is not a finished cell
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     table = Table(title=f"suite {suite.name}: cells")
     for col in ("key", "backbone", "strategy", "hparams", "pair", "budget", "seed", "done"):
         table.add_column(col)

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from bench import measure
 from bench.executors import Events, RunContext, get_executor
 from bench.results import ResultsError, disk_full, disk_full_error, identity_row
-from bench.resume import needs_run, prepare_results_dir, scan
+from bench.resume import bind_results_dir, needs_run, prepare_results_dir, scan
 from bench.sharding import parse_shard, shard_cells
 from bench.suite import Cell, Suite, expand
 
@@ -84,6 +84,26 @@ def check_data(cells: list[Cell]) -> None:
         check_domain(name)
 
 
+def check_label_budgets(cells: list[Cell]) -> None:
+    """A budget of k labels per class that a target domain cannot give is an input error, found
+    before any cell runs (it used to run with fewer labels than its row said)."""
+    import torch
+
+    from bench.cell import cached_domain
+    from bench.errors import SuiteError
+
+    wanted: dict[str, int] = {}
+    for c in cells:
+        if isinstance(c.label_budget, int) and c.label_budget > 0:
+            wanted[c.target_domain] = max(wanted.get(c.target_domain, 0), c.label_budget)
+    for name, k in sorted(wanted.items()):
+        counts = torch.bincount(cached_domain(name).train.y)
+        if int(counts.min()) < k:
+            raise SuiteError(f"label budget {k} per class is more than target domain {name} has: its "
+                             f"train split has {int(counts.min())} to {int(counts.max())} examples per "
+                             f"class. Use a budget of at most {int(counts.min())}, or 'all'")
+
+
 def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh: bool = False,
               show_progress: bool = True, on_row: Callable[[dict], None] | None = None,
               executor: str = "inline", shard: str | None = None, retry_failed: bool = False,
@@ -107,8 +127,10 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
     prepare_results_dir(results_dir, fresh)
     if suite.threads:
         torch.set_num_threads(suite.threads)
+    bind_results_dir(results_dir, suite.name, {c.protocol_hash() for c in expand(suite)})
     todo, done, warnings = pending_cells(suite, results_dir, shard, retry_failed)
     check_data(todo)  # a missing dataset stops the run here, before any cell, with its layout
+    check_label_budgets(todo)
     run_id = new_run_id()
     write_run_record(suite, results_dir, run_id, device, len(todo),
                      cells=shard_cells(expand(suite), shard), executor=executor, shard=shard,

@@ -23,10 +23,6 @@ from bench.locks import exclusive
 from bench.suite import Cell
 from bench.train import fit_supervised
 
-#: source keys trained by this process, in order (tests count trainings with it)
-TRAINED: list[str] = []
-
-
 def initial_model(cell: Cell, domain: Domain) -> TransferModel:
     """The weights the source stage starts from: seeded by the cell's seed, so reproducible."""
     torch.manual_seed(cell.seed)
@@ -64,7 +60,6 @@ def _load_or_train(cell: Cell, domain: Domain, device: str, entry: Path, model: 
     meta = {"source_key": cell.source_key(), "wall_s": time.perf_counter() - t0,
             "backbone": cell.backbone.model_dump(mode="json"), "source_domain": cell.source_domain,
             "seed": cell.seed, "train": cell.source.model_dump(mode="json")}
-    TRAINED.append(cell.source_key())
     _save(model, meta, entry)
     return model, {**meta, "cached": False}
 

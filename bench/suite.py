@@ -8,11 +8,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.backbones import BACKBONES, BackboneSpec
 from bench.errors import SuiteError
@@ -127,6 +128,21 @@ class Suite(BaseModel):
     def _budgets_non_negative(cls, value: list[Budget]) -> list[Budget]:
         return check_budgets(value)
 
+    @field_validator("seeds", "label_budgets", "pairs", "backbones", "strategies")
+    @classmethod
+    def _no_duplicates(cls, value: list, info: Any) -> list:
+        """``seeds: [0, 0]`` would run one cell twice and count it twice: refuse it."""
+        seen, dups = set(), []
+        for v in value:
+            key = v.model_dump_json() if isinstance(v, BaseModel) else json.dumps(v)
+            if key in seen:
+                dups.append(getattr(v, "name", None) or getattr(v, "label", None) or v)
+            seen.add(key)
+        if dups:
+            raise ValueError(f"listed twice: {', '.join(map(str, dups))}; each {info.field_name[:-1]} "
+                             "may appear once")
+        return value
+
     @field_validator("backbones")
     @classmethod
     def _backbones_exist(cls, value: list[BackboneSpec]) -> list[BackboneSpec]:
@@ -143,8 +159,22 @@ class Suite(BaseModel):
         for s in value:
             if s.name not in STRATEGIES:
                 raise ValueError(STRATEGIES.unknown_message(s.name))
-            STRATEGIES.get(s.name).validate_hparams(s.hparams)  # raises with the field and values
+            STRATEGIES.get(s.name).validate_hparams(s.hparams, name=s.name)  # names field and values
         return value
+
+    @model_validator(mode="after")
+    def _extras_installed(self) -> "Suite":
+        """A strategy or backbone whose optional package is missing: say the pip command now."""
+        from bench.extras import missing_message
+        from bench.strategies import STRATEGIES
+
+        needs = [(f"strategy {s.name}", m) for s in self.strategies for m in STRATEGIES.get(s.name).requires]
+        needs += [(f"backbone {b.name}", m) for b in self.backbones
+                  for m in getattr(BACKBONES.get(b.name), "requires", ())]
+        message = missing_message(needs)
+        if message:
+            raise ValueError(message)
+        return self
 
     @field_validator("pairs")
     @classmethod
@@ -212,11 +242,24 @@ class Cell(BaseModel):
                 f"{self.pair} budget={self.label_budget} seed={self.seed}")
 
 
+class SuiteLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only ``true`` / ``false``. PyYAML's YAML 1.1 default reads ``off``, ``no``,
+    ``on``, ``yes`` as booleans, so ``name: off`` (a perfectly good suite or strategy name) became
+    ``false``; here they stay strings."""
+
+
+SuiteLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+SuiteLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                  list("tTfF"))
+
+
 def load_suite(path: str | Path) -> Suite:
     """Read and validate a suite file; any problem becomes a :class:`SuiteError` naming the file."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=SuiteLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise SuiteError(f"suite file {path} does not exist (suites live in suites/*.yaml)") from None
     except yaml.YAMLError as e:
@@ -241,7 +284,7 @@ def expand(suite: Suite) -> list[Cell]:
     cells = []
     for bb, pair, seed, entry in itertools.product(suite.backbones, suite.pairs, suite.seeds,
                                                    suite.strategies):
-        hp = STRATEGIES.get(entry.name).validate_hparams(entry.hparams)
+        hp = STRATEGIES.get(entry.name).validate_hparams(entry.hparams, name=entry.name)
         for budget in entry.label_budgets or suite.label_budgets:
             cells.append(Cell(suite=suite.name, backbone=bb, strategy=entry.name, hparams=hp,
                               source_domain=pair.source, target_domain=pair.target,

@@ -17,6 +17,7 @@ class QLoraHparams(LoraHparams):
 
 @STRATEGIES.register("qlora")
 class QLora(peft_tools.PeftStrategyMixin, Strategy):
+    requires = ("peft", "bitsandbytes")  # checked when a suite loads (bench.extras)
     Hparams = QLoraHparams
 
     def adapt(self) -> None:
