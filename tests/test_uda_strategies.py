@@ -13,7 +13,7 @@ from bench.strategies import get_strategy
 from bench.suite import Suite, expand
 
 #: the strategies that adapt without target labels (the alignment columns matter for them)
-UDA = ["dann", "mmd", "dan", "coral", "cdan", "cdan+e", "mcc", "adabn", "pseudo_label", "tent"]
+UDA = ["dann", "mmd", "moments", "dan", "coral", "cdan", "cdan+e", "mcc", "adabn", "pseudo_label", "tent"]
 
 
 def suite(strategies, budgets=(0,), selection="last", steps=20):
