@@ -1,4 +1,4 @@
-"""The protocol of one cell, top to bottom (SPEC.md, "Protocol for one cell").
+"""The protocol of one cell, top to bottom (docs/protocol.md, "The protocol of one cell").
 
 ``run_cell(cell, ...)`` never raises for a problem of the cell itself: an exception, a NaN loss or
 an out-of-memory becomes a row with status ``failed`` / ``diverged`` / ``oom`` and the error text,

@@ -90,3 +90,16 @@ def test_the_command_line_imports_no_torch_or_pandas_before_a_subcommand():
     code = "import sys, bench.cli; print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'pandas'}))"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
+
+
+def test_nothing_in_the_repository_points_outside_it():
+    """The contract lives in docs/protocol.md; no file may refer to a steering folder beside the repo."""
+    needles = ("../" + "shared", "/work/" + "shared", "SPEC" + ".md")  # spelled apart: not a hit here
+    offenders = []
+    for path in REPO.rglob("*"):
+        if any(p in path.parts for p in (".git", ".venv", "results", "reports", "__pycache__")) or \
+                not path.is_file() or path.suffix not in (".py", ".md", ".yaml", ".toml", ".txt", ""):
+            continue
+        if any(n in path.read_text(errors="ignore") for n in needles):
+            offenders.append(str(path.relative_to(REPO)))
+    assert offenders == [], offenders

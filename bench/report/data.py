@@ -88,7 +88,7 @@ def load(results: Iterable[str | Path]) -> pd.DataFrame:
     protocols = df.groupby("method")["protocol_hash"].transform("nunique")
     mixed = protocols > 1
     df.loc[mixed, "method"] = df.loc[mixed, "method"] + " [protocol " + df.loc[mixed, "protocol_hash"].str[:8] + "]"
-    # SPEC: a selection that peeks at target-test labels is labelled as such in every table
+    # docs/protocol.md: a selection that peeks at target-test labels is labelled as such in every table
     oracle = df["selection_rule"].astype(str).str.startswith("oracle")
     df.loc[oracle, "method"] = df.loc[oracle, "method"] + " [oracle selection]"
     # a snapshot's time is its earliest start; a directory with no start times keeps its CLI order
