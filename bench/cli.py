@@ -154,8 +154,13 @@ def list_(what: str) -> None:
 @click.option("--strategy", multiple=True, help="Only this strategy (repeatable).")
 @click.option("--pair", multiple=True, help="Only this domain pair, e.g. 'synth-digits->digits' (repeatable).")
 @click.option("--budget", multiple=True, help="Only this label budget, e.g. 0, 10, all (repeatable).")
+@click.option("--tables", "tables", default=None, metavar="COLUMNS",
+              help="Instead of the report: print compact Markdown tables (mean ± sd over seeds) of these "
+                   "comma-separated columns, under the command that made them (for README and docs), "
+                   "e.g. --tables target_acc,forgetting,trainable_params.")
 def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: tuple[str, ...],
-           strategy: tuple[str, ...], pair: tuple[str, ...], budget: tuple[str, ...]) -> None:
+           strategy: tuple[str, ...], pair: tuple[str, ...], budget: tuple[str, ...],
+           tables: str | None) -> None:
     """Leaderboard report from one or more results directories, read as one dataset.
 
     \b
@@ -167,6 +172,15 @@ def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: t
     Each directory is one snapshot (e.g. one nightly run): the tables show the newest snapshot of
     each cell, and a trend section shows every snapshot, oldest first.
     """
+    if tables:
+        from bench.report.summary import summary_tables
+
+        try:
+            click.echo(summary_tables(list(results), [c.strip() for c in tables.split(",") if c.strip()],
+                                      backbones=backbone, strategies=strategy, pairs=pair, budgets=budget))
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--tables") from None
+        return
     from bench.report import build_report
 
     out = out or Path("reports") / results[0].name
