@@ -40,6 +40,8 @@ COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("strategy", _STR, ""), ("hparams", _STR, "{}"), ("source_domain", _STR, ""),
     ("target_domain", _STR, ""), ("label_budget", _STR, ""), ("seed", _I64, 0),
     ("selection_rule", _STR, ""),
+    # hyper-parameter trial of a search (0 = the strategy's defaults); hparams holds its values
+    ("trial", _I64, 0),
     # hash of everything in the cell that is not identity (steps, lr, selection, ...): rows whose
     # protocol_hash differs were measured under different protocols and are never pooled or compared
     ("protocol_hash", _STR, ""),
@@ -66,7 +68,7 @@ SCHEMA = pa.schema([(name, kind) for name, kind, _ in COLUMNS],
                    metadata={VERSION_KEY: str(SCHEMA_VERSION).encode()})
 #: the columns that say which cell a row is (the rest are its measurements and provenance)
 IDENTITY = ("run_id", "suite", "cell_key", "backbone", "strategy", "hparams", "source_domain",
-            "target_domain", "label_budget", "seed", "selection_rule", "protocol_hash")
+            "target_domain", "label_budget", "seed", "selection_rule", "trial", "protocol_hash")
 
 
 def new_row() -> dict[str, Any]:
@@ -90,7 +92,8 @@ def identity_row(cell: Any, run_id: str = "") -> dict[str, Any]:
 def hparams_label(hparams: dict[str, Any] | str | None) -> str:
     """``rank=4,alpha=8``: a cell's hyper-parameters as tables, logs and the grid print them."""
     hp = json.loads(hparams or "{}") if isinstance(hparams, str) or hparams is None else hparams
-    return ",".join(f"{k}={v}" for k, v in sorted(hp.items()) if v is not None)
+    return ",".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in sorted(hp.items()) if v is not None)
 
 
 STATUSES = ("ok", "failed", "oom", "diverged", "skipped")
