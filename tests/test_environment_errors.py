@@ -86,3 +86,22 @@ def test_cuda_without_cuda_is_a_clear_error_not_a_result(tmp_path, suite_file):
     out = bench("run", str(suite_file), "--results", str(results), "--device", "cuda")
     assert out.returncode == 2 and "CUDA" in out.stderr and "Traceback" not in out.stderr, out.stderr
     assert not results.exists()
+
+
+def test_ctrl_c_exits_130_with_one_line_and_the_same_command_resumes(tmp_path, suite_file):
+    import time
+
+    results = tmp_path / "results"
+    args = [sys.executable, "-m", "bench", "run", str(suite_file), "--results", str(results), "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(args, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not list((results / "_runs").glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the run record exists: cells are about to run
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 3, err
+    again = bench("run", str(suite_file), "--results", str(results), "--no-progress")
+    assert again.returncode == 0 and set(read_results(results)["status"]) == {"ok"}, again.stderr
