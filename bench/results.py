@@ -200,8 +200,13 @@ def read_results(dirs: str | Path | Iterable[str | Path]) -> "Any":
             tables.append(pq.read_table(path))
     if not tables:
         return pd.DataFrame({f.name: pd.Series(dtype=object) for f in SCHEMA})
-    # promote: files written before a column was added read with that column as null
-    return pa.concat_tables(tables, promote_options="default").to_pandas()
+    # promote: files written before a column was added read with that column as null, also when
+    # no file of the directories has it yet
+    df = pa.concat_tables(tables, promote_options="default").to_pandas()
+    for name in SCHEMA.names:
+        if name not in df.columns:
+            df[name] = None
+    return df
 
 
 def finished_keys(results_dir: str | Path) -> set[str]:

@@ -115,3 +115,15 @@ def test_cells_under_another_protocol_are_listed_not_compared(tmp_path):
     assert cmp.exit_code == 0 and set(cmp.rows["strategy"]) == {"full_finetune"}
     assert any("different protocols" in n for n in cmp.notes)
     assert list(cmp.missing["strategy"]) == ["linear_probe"] == list(cmp.new["strategy"])
+
+
+def test_results_without_a_protocol_hash_column_at_all_still_compare(tmp_path):
+    """Files written before the column existed (e.g. a stored baseline) lack it entirely."""
+    import pyarrow.parquet as pq
+
+    base = results(tmp_path / "base", draws(1, 80, 1))
+    for path in base.glob("*.parquet"):
+        table = pq.read_table(path)
+        pq.write_table(table.drop(["protocol_hash"]).replace_schema_metadata(table.schema.metadata), path)
+    cmp = compare(base, results(tmp_path / "cand", draws(6, 80, 1)))
+    assert cmp.exit_code == 0 and any("not verified" in n for n in cmp.notes)
