@@ -127,44 +127,41 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
     ck = checkpoints[join + ["step"]].assign(_ck_target=checkpoints["target_acc"],
                                              _ck_source=checkpoints["source_acc"],
                                              _score=checkpoints[column])
+    rows = rows.reset_index(drop=True)
+    rows["_group"] = rows.groupby(keys, sort=True, dropna=False).ngroup()
+    rows["_row"] = rows.index
     ok = rows[rows["status"] == "ok"]
-    cand = ok.merge(ck, on=join, how="inner")
-    has_ck = set(cand["cell_key"])
-    by_group = {k: g for k, g in cand[cand["_score"].notna()].groupby(keys, sort=False, dropna=False)}
-    picked = [_pick(group, by_group.get(k), has_ck, rule)
-              for k, group in rows.groupby(keys, sort=True, dropna=False)]
-    out = pd.DataFrame(picked).reset_index(drop=True)
-    out["selection_rule"] = np.where(out["selected_step"].notna() | out["status"].ne("ok"), rule,
-                                     out["selection_rule"])
-    return out
+    cand = ok[join + ["_group", "_row", "trial"]].merge(ck, on=join, how="inner")
+    # idxmax takes the first maximum, so sorting by (trial, step) breaks ties deterministically
+    scored = cand[cand["_score"].notna()].sort_values(["_group", "trial", "step"], kind="stable")
+    best = scored.loc[scored.groupby("_group")["_score"].idxmax()]
+    picked = rows.loc[best["_row"].to_numpy()].copy()
+    picked["target_acc"] = best["_ck_target"].to_numpy()
+    picked["source_acc_after"] = best["_ck_source"].to_numpy()
+    picked["forgetting"] = picked["source_acc_before"] - picked["source_acc_after"]
+    picked["target_gain"] = picked["target_acc"] - picked["target_acc_before"]
+    picked["selected_trial"], picked["selected_step"] = best["trial"].to_numpy(), best["step"].to_numpy(float)
+    picked["selection_rule"] = rule
 
-
-def _pick(group: pd.DataFrame, cand: pd.DataFrame | None, has_ck: set, rule: str) -> pd.Series:
-    """The chosen row of one group; ``cand``: its (ok cell, checkpoint) pairs that have a score."""
-    ok = group[group["status"] == "ok"]
-    first = group.sort_values("trial").iloc[0].copy()
-    first["selected_trial"], first["selected_step"] = int(first["trial"]), np.nan
-    if ok.empty:
-        return first                                   # nothing finished: show why (trial 0's status)
-    with_ck = ok[ok["cell_key"].isin(has_ck)]
-    if with_ck.empty:                                  # no adaptation steps: the final weights it has
-        row = ok.sort_values("trial").iloc[0].copy()
-        row["selected_trial"], row["selected_step"] = int(row["trial"]), np.nan
-        return row
-    if cand is None or cand.empty:
-        row = first
-        row["status"] = "skipped"
-        row["error"] = (f"rule {rule!r} does not apply here: no checkpoint has a {rule} score "
+    rest = rows[~rows["_group"].isin(best["_group"])].sort_values(["_group", "trial"], kind="stable")
+    ok_rest = rest[rest["status"] == "ok"]
+    # ok cells with checkpoints, none scored by this rule: the rule does not apply to this group
+    no_score = set(cand["_group"]) & set(rest["_group"])
+    skipped = rest[rest["_group"].isin(no_score)].drop_duplicates("_group").copy()
+    skipped["status"] = "skipped"
+    skipped["error"] = (f"rule {rule!r} does not apply here: no checkpoint has a {rule} score "
                         "(e.g. target_val needs a label budget above 0)")
-        return row
-    c = cand.sort_values(["trial", "step"], kind="stable").reset_index(drop=True)
-    best = c.loc[c["_score"].idxmax()]                 # idxmax: the first maximum in (trial, step) order
-    row = ok[ok["cell_key"] == best["cell_key"]].iloc[0].copy()
-    row["target_acc"], row["source_acc_after"] = best["_ck_target"], best["_ck_source"]
-    row["forgetting"] = row["source_acc_before"] - row["source_acc_after"]
-    row["target_gain"] = row["target_acc"] - row["target_acc_before"]
-    row["selected_trial"], row["selected_step"] = int(best["trial"]), float(best["step"])
-    return row
+    skipped["selection_rule"] = rule
+    # ok cells without any checkpoint (no adaptation steps, e.g. source_only): their final values
+    final = ok_rest[~ok_rest["_group"].isin(no_score)].drop_duplicates("_group")
+    # nothing finished ok: trial 0's row, so the report still shows why
+    failed = rest[~rest["_group"].isin(set(ok_rest["_group"]) | no_score)].drop_duplicates("_group").copy()
+    failed["selection_rule"] = rule
+    unpicked = pd.concat([skipped, final, failed])
+    unpicked["selected_trial"], unpicked["selected_step"] = unpicked["trial"], np.nan
+    out = pd.concat([picked, unpicked]).sort_values("_group", kind="stable")
+    out["selected_trial"] = out["selected_trial"].astype(int)
+    return out.drop(columns=["_group", "_row"]).reset_index(drop=True)
 
 
 def describe(rule: str) -> str:
