@@ -70,6 +70,11 @@ def aggregate_blocks(out: Path, part: pd.DataFrame, metric: str, rule: str, back
     return [("h3", caption), ("table", text, bold), ("p", note)]
 
 
+def _signed(v: float) -> str:
+    text = f"{v:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text
+
+
 def _pivot(long: pd.DataFrame, rules: list[str], cell) -> pd.DataFrame:
     methods = sorted(m for m in long["method"].unique() if m != ALL) + [ALL]
     text = pd.DataFrame("-", index=pd.Index(methods, name="method"), columns=rules, dtype=object)
@@ -93,7 +98,7 @@ def selection_blocks(out: Path, raw: pd.DataFrame, checkpoints: pd.DataFrame | N
     rules = ["last"] + validators
     reg = regret(raw, ck, rules)
     if not reg.empty:
-        text = _pivot(reg, rules, lambda r: f"{r.selected_acc:.1f} ({-r.regret:+.1f})")
+        text = _pivot(reg, rules, lambda r: f"{r.selected_acc:.1f} ({_signed(-r.regret)})")
         oracle = reg.groupby("method")["oracle_acc"].first()
         text[ORACLE] = [f"{oracle.get(m, float('nan')):.1f}" for m in text.index]
         caption = (f"selection regret, target_acc, {title}, rules: {', '.join(rules)} vs "

@@ -165,5 +165,5 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
 
 
 def describe(rule: str) -> str:
-    """``source_val (highest accuracy on labelled source-val)``, for table titles and notes."""
-    return f"{rule} ({RULES[rule]})" if rule in RULES else rule
+    """``source_val: highest accuracy on labelled source-val``, for notes."""
+    return f"{rule}: {RULES[rule]}" if rule in RULES else rule

@@ -47,11 +47,14 @@ def regret(rows: pd.DataFrame, checkpoints: pd.DataFrame, rules: list[str] | Non
            method_col: str = "strategy") -> pd.DataFrame:
     """Long table: one row per (method, rule) with the mean ``selected_acc`` of the rule's picks,
     the mean ``oracle_acc``, the mean ``regret`` (paired per group) and the number of ``groups``;
-    plus one ``all methods`` row per rule. ``rules`` default: ``last`` and every validator present."""
+    plus one ``all methods`` row per rule. ``rules`` default: ``last`` and every validator present.
+    Only groups with checkpoint tables count (methods without adaptation steps have no choice)."""
     rules = ["last"] + rules_present(checkpoints) if rules is None else rules
     oracle = select(rows, checkpoints, ORACLE)
     keys = group_columns(oracle)
-    oracle = oracle[oracle["status"] == "ok"][list(dict.fromkeys(keys + [method_col, "target_acc"]))]
+    # only groups with checkpoints: a cell with no adaptation steps (source_only) has nothing to select
+    oracle = oracle[(oracle["status"] == "ok") & oracle["selected_step"].notna()]
+    oracle = oracle[list(dict.fromkeys(keys + [method_col, "target_acc"]))]
     frames = []
     for rule in rules:
         picked = select(rows, checkpoints, rule)
