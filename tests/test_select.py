@@ -177,3 +177,14 @@ def test_validator_quality_is_a_mean_over_groups():
     q = validator_quality(rows, ck, ["bnm"]).set_index(["method", "rule"])
     assert q.at[("dann", "bnm"), "kendall"] == pytest.approx(0.0)     # (+1 + -1) / 2
     assert q.at[("dann", "bnm"), "groups"] == 2
+
+
+def test_selection_and_aggregates_do_not_import_torch():
+    """The leaderboard and report call these without paying for torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys, bench.report.select, bench.report.aggregate, bench.report.selection_tables, "
+            "bench.report.sections; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -67,7 +67,10 @@ def read_checkpoints(results_dirs: Iterable[str | Path], snapshots: Iterable[str
         files = sorted((d / CHECKPOINT_DIR).glob("*.parquet")) if (d / CHECKPOINT_DIR).is_dir() else []
         if not files:
             continue
-        df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+        tables = [t for t in (pd.read_parquet(f) for f in files) if len(t)]  # a cell with no steps: empty
+        if not tables:
+            continue
+        df = pd.concat(tables, ignore_index=True)
         if label is not None:
             df["snapshot"] = label
         frames.append(df)
