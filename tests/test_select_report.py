@@ -6,32 +6,16 @@ from __future__ import annotations
 import shutil
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 from bench.cli import main
 from bench.compare import compare
 from bench.report import build_report
 from bench.report.select import CHECKPOINT_DIR
-from bench.results import SCHEMA
 from tests.report_rows import row, write
 
 PAIRS = ["synth-digits->digits", "digits->synth-digits"]
 SEEDS = (0, 1, 2)
-
-
-def write_rows(path, rows):
-    """Rows with a ``trial`` column (the search's identity column) as result files; rows without
-    one go through ``write_row``, as an older results directory would have them."""
-    if "trial" not in rows[0]:
-        return write(path, rows)
-    path.mkdir(parents=True, exist_ok=True)
-    schema = SCHEMA.append(pa.field("trial", pa.int64()))
-    for r in rows:
-        pq.write_table(pa.Table.from_pylist([{f.name: r.get(f.name) for f in schema}], schema=schema),
-                       path / f"{r['cell_key']}.parquet")
-    return path
 
 
 def planted_dir(path, trials=3, shift=0.0, with_search=True):
@@ -56,7 +40,8 @@ def planted_dir(path, trials=3, shift=0.0, with_search=True):
                                "score_snd": 1.0 if (trial, step) == (0, 3) else 0.0})
                 r["target_acc"], r["target_gain"] = accs[-1] + shift, accs[-1] + shift - 50.0
                 rows.append(r)
-    write_rows(path, rows if with_search else [{k: v for k, v in r.items() if k != "trial"} for r in rows])
+    # an older results directory: no trial recorded (null), no checkpoint tables
+    write(path, rows if with_search else [{**r, "trial": None} for r in rows])
     (path / CHECKPOINT_DIR).mkdir(exist_ok=True)
     ckf = pd.DataFrame(ck)
     for key, g in ckf.groupby("cell_key"):
