@@ -1,8 +1,11 @@
 // The leaderboard page's behaviour. All numbers come aggregated from Python (bench/leaderboard/data.py);
 // this script only filters, sorts (DataTables), and draws (plotly.js). Both libraries are embedded.
 (async () => {
+  performance.mark('lb-start');
   const D = JSON.parse(document.getElementById('lb-data').textContent);
+  performance.mark('lb-data-parsed');
   const { jQuery: $ } = await window[LB_TABLES_PROMISE];  // set by page.py: itables' offline loader
+  performance.mark('lb-tables-loaded');
   const GROUP = ['backbone', 'label_budget', 'precision', 'protocol'];
   const FILTERS = { rule: 'f-rule', backbone: 'f-backbone', label_budget: 'f-budget', pair: 'f-pair',
                     precision: 'f-precision', protocol: 'f-protocol' };
@@ -178,5 +181,6 @@
   redraw();
   const first = cells.row({ search: 'applied', order: 'applied' }, 0).data();
   if (first) historyPlot('history-plot', first.id);
-  document.body.dataset.ready = String(performance.now());
+  performance.mark('lb-ready');
+  document.body.dataset.ready = String(performance.now());  // ms since navigation start: interactive
 })().catch(e => { console.error('leaderboard: ' + (e && e.stack || e)); });

@@ -11,6 +11,7 @@ its assets (itables); plotly's Python package carries plotly.js, so neither need
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -33,10 +34,15 @@ dt{font-weight:bold}dd{margin:0;word-break:break-all}pre{font-size:12px;backgrou
 
 def tables_loader() -> tuple[str, str]:
     """(HTML that loads DataTables from the page itself, name of the promise it sets on window)."""
-    from itables.javascript import _itables_underscore_version, generate_init_offline_itables_html
+    import itables
+    from itables.javascript import generate_init_offline_itables_html
 
-    bundle = Path(__import__("itables").__file__).parent / "html" / "dt_bundle.js"
-    return generate_init_offline_itables_html(bundle), _itables_underscore_version()
+    html = generate_init_offline_itables_html(Path(itables.__file__).parent / "html" / "dt_bundle.js")
+    promise = re.search(r"window\.(_itables_\w+) = injectModule", html)
+    if promise is None:
+        raise RuntimeError(f"itables {itables.__version__}'s offline loader changed shape; "
+                           "install itables 2.x (pip install 'itables>=2.9,<3')")
+    return html, promise.group(1)
 
 
 def render(payload: dict) -> str:
