@@ -1,6 +1,6 @@
 """A planted two-night history for the leaderboard tests (full-schema rows via tests/report_rows).
 
-Each night: three methods on two pairs, 3 seeds each, method i on pair j at 60 + 6 i + 2 j + 0.5 seed
+Each night: three methods on two pairs, 3 seeds each, method i on pair j at 60 + 6 i + 2 j + seed^2 / 2
 (full_finetune best, source_only worst), costs growing with i, one failed seed, one strategy skipped
 at this budget. Night 2 (the newest) has ``linear_probe`` on the first pair 10 points below night 1
 on every seed: a regression ``bench compare`` flags.
@@ -21,7 +21,7 @@ def night_rows(day: int) -> list[dict]:
     for i, m in enumerate(METHODS):
         for j, p in enumerate(PAIRS):
             for s in range(3):
-                acc = 60 + 6 * i + 2 * j + 0.5 * s
+                acc = 60 + 6 * i + 2 * j + 0.5 * s * s  # skewed over seeds: IQM != mean
                 if day == 1 and (m, p) == REGRESSED:
                     acc -= 10
                 rows.append(row(m, p, s, acc, day=day, forgetting=3 * i - s + j,

@@ -64,8 +64,8 @@ def available_rules(checkpoints: pd.DataFrame | None) -> list[str]:
 
 
 def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> pd.DataFrame:
-    """One row per seed of each cell under ``rule``, snapshot by snapshot (a cell's key is the same
-    in every nightly snapshot, so checkpoints are matched within their own snapshot)."""
+    """One row per seed of each cell under ``rule``. Rows and checkpoints both carry ``snapshot``
+    (a cell's key is the same in every nightly snapshot), which selection groups on."""
     if _select is None:
         if rule != "last":
             raise ValueError(f"selection rule {rule!r} needs bench.report.select (issue 11)")
@@ -73,21 +73,29 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
         out["selected_trial"] = 0
         out["selected_step"] = out["steps"]
         return out
-    parts = []
-    for snap, part in rows.groupby("snapshot", sort=False):
-        ckpt = None if checkpoints is None else checkpoints[checkpoints["snapshot"] == snap]
-        chosen = _select(part, ckpt if ckpt is not None and len(ckpt) else None, rule)
-        parts.append(chosen)
-    return pd.concat(parts, ignore_index=True) if parts else rows.iloc[:0]
+    if checkpoints is not None and rule != "last":
+        checkpoints = checkpoints[checkpoints["snapshot"].isin(set(rows["snapshot"]))]
+    return _select(rows, checkpoints if checkpoints is not None and len(checkpoints) else None, rule)
 
 
 def aggregate(part: pd.DataFrame, table: MetricTable) -> dict[str, dict]:
-    """Per method of ``table``: the aggregate across pairs with a CI, average rank (and its CI and
-    the probability of improving on source_only where ``bench.report.aggregate`` gives them).
+    """Per method of ``table``: the aggregate across pairs with a CI, and where
+    ``bench.report.aggregate`` exists, the average rank's CI and P(improvement over source_only).
 
+    With it: IQM of all runs pooled over the pairs every method has, stratified-bootstrap CIs.
     Fallback: the report's ``Avg`` (mean of per-pair seed means over the complete pairs) with a
-    percentile-bootstrap CI over those pairs, and the report's average rank."""
+    percentile-bootstrap CI over those pairs."""
     out = {}
+    if _aggregate is not None:
+        ok = part[(part["status"] == "ok") & part["method"].isin(table.methods)]
+        frame = _aggregate.aggregate(ok, "target_acc") if len(ok) else None
+        rows = {} if frame is None else {r["method"]: r for r in frame.to_dict("records")}
+        for m in table.methods:
+            r = rows.get(m, {})
+            out[m] = {"agg": r.get("iqm"), "lo": r.get("iqm_lo"), "hi": r.get("iqm_hi"),
+                      "rank_lo": r.get("rank_lo"), "rank_hi": r.get("rank_hi"),
+                      "p_improve": r.get("p_improve")}
+        return out
     for m in table.methods:
         per_pair = [table.est[(m, p)].mean for p in table.complete_pairs if (m, p) in table.est]
         e = bootstrap_mean(per_pair) if m in table.avg else None

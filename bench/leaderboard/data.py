@@ -176,8 +176,8 @@ def drill_down(newest: pd.DataFrame, selected: dict[str, pd.DataFrame],
         out[cid] = {"hparams": sorted({r["hparams"] for r in rows if r.get("hparams")}),
                     "trials": [{c: r.get(c) for c in ("trial", "seed", "hparams", "target_acc", "status")}
                                for r in rows],
-                    "curves": {r["cell_key"]: curves[(r["snapshot"], r["cell_key"])] for r in rows
-                               if (r["snapshot"], r["cell_key"]) in curves},
+                    "curves": {r["cell_key"]: {**curves[(r["snapshot"], r["cell_key"])], "seed": r["seed"]}
+                               for r in rows if (r["snapshot"], r["cell_key"]) in curves},
                     "provenance": _provenance(rows), "seeds": {}}
     for rule, rows in selected.items():
         for r in sorted(_records(rows, CELL + SEED_COLUMNS), key=lambda r: r["seed"]):

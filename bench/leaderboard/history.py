@@ -13,7 +13,7 @@ import pandas as pd
 
 from bench.compare import checks, judge
 from bench.leaderboard.adapters import select
-from bench.leaderboard.data import CELL, cell_id, num
+from bench.leaderboard.data import CELL, NOT_RECORDED, cell_id, num
 from bench.report.data import snapshot_order
 
 FLAGGED = ("REGRESSION", "improved", "worse (not counted: different hardware)")
@@ -37,7 +37,7 @@ def history(everything: pd.DataFrame, checkpoints: pd.DataFrame | None, rules: l
             except (ValueError, KeyError):  # this snapshot cannot be read under this rule
                 continue
             per_snapshot.append((i, _cells(chosen)))
-        series[rule], steps = _series_and_steps(per_snapshot)
+        series[rule], steps = _series_and_steps(_join_unrecorded(per_snapshot))
         flagged += [{"rule": rule, **s} for s in steps]
     flagged.sort(key=lambda r: (-r["snapshot"], r["id"], r["metric"]))
     return {"snapshots": snapshots, "history": series, "regressions": flagged}
@@ -57,6 +57,27 @@ def _cells(chosen: pd.DataFrame) -> dict[str, dict]:
         ok = idx[status[idx] == "ok"]
         out[cell_id(key)] = {"values": {m: v[ok] for m, v in values.items()}, "n_ok": len(ok),
                              "statuses": sorted(set(status[idx])), "devices": frozenset(device[idx])}
+    return out
+
+
+def _join_unrecorded(per_snapshot: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
+    """Old snapshots lack precision/protocol (``-``); newer ones record them. Join an old cell to
+    the one newer cell with the same names (backbone, budget, method, pair), as ``bench compare``
+    matches on names; leave it apart when several newer cells could be it."""
+    names = lambda cid: (lambda p: (p[0], p[1], p[4], p[5]))(cid.split("|"))  # noqa: E731
+    recorded: dict[tuple, set] = {}
+    for _, cells in per_snapshot:
+        for cid in cells:
+            if NOT_RECORDED not in cid.split("|")[2:4]:
+                recorded.setdefault(names(cid), set()).add(cid)
+    out = []
+    for i, cells in per_snapshot:
+        renamed = {}
+        for cid, cell in cells.items():
+            match = recorded.get(names(cid), set())
+            unrecorded = NOT_RECORDED in cid.split("|")[2:4]
+            renamed[next(iter(match)) if unrecorded and len(match) == 1 else cid] = cell
+        out.append((i, renamed))
     return out
 
 

@@ -25,6 +25,8 @@
   };
   fill('f-rule', Object.keys(D.rules), false);
   for (const [key, id] of Object.entries(FILTERS)) if (key !== 'rule') fill(id, distinct(key), true);
+  // open on one ranking (the first backbone and budget); '(all)' is one click away
+  if (D.groups.length) GROUP.forEach((k, i) => { if (k === 'backbone' || k === 'label_budget') el(FILTERS[k]).value = D.groups[0].split('|')[i]; });
   const state = () => Object.fromEntries(Object.entries(FILTERS).map(([k, id]) => [k, el(id).value]));
   const matches = (row, s, skipPair) => Object.keys(FILTERS).every(k =>
     (skipPair && k === 'pair') || !(k in row) || s[k] === ALL || String(row[k]) === s[k]);
@@ -35,7 +37,7 @@
   for (const r of D.ranking) r.published = published[[...GROUP.map(k => r[k]), r.method].join('|')] ?? null;
   const kind = D.aggregate_kind;
   const ranking = $('#ranking').DataTable({
-    data: D.ranking, deferRender: true, paging: false, order: [[4, 'desc']], autoWidth: false,
+    data: D.ranking, deferRender: true, paging: false, order: [[0, 'asc'], [1, 'asc'], [4, 'desc']], autoWidth: false,
     columns: [
       { title: 'backbone', data: 'backbone' }, { title: 'budget', data: 'label_budget' },
       { title: 'precision', data: 'precision' }, { title: 'method', data: 'method' },
@@ -43,7 +45,8 @@
           r.note ? esc(r.note) : f(d, 2) + (r.rank_lo === null || r.rank_lo === undefined ? '' : ` [${f(r.rank_lo, 2)}, ${f(r.rank_hi, 2)}]`)),
         className: 'dt-right' },
       { title: `${kind} over pairs [95% CI]`, data: 'agg', render: (d, t, r) => num(d, t, ci(d, r.agg_lo, r.agg_hi)), className: 'dt-right' },
-      { title: 'P(better than source_only)', data: 'p_improve', render: (d, t) => num(d, t, f(d, 2)), className: 'dt-right' },
+      { title: 'P(better than source_only)', data: 'p_improve', render: (d, t) => num(d, t, f(d, 2)), className: 'dt-right',
+        visible: D.ranking.some(r => r.p_improve !== null && r.p_improve !== undefined) },
       { title: 'pairs', data: 'pairs', render: (d, t, r) => t === 'display' ? `${d}/${r.of_pairs}` : d, className: 'dt-right' },
       { title: 'published', data: 'published', render: (d, t) => num(d, t, d === null ? '' : `${f(d)} <span class="pub">published</span>`), className: 'dt-right' },
     ],
@@ -113,7 +116,7 @@
     const traces = [];
     Object.entries(d.curves).forEach(([key, c], i) => {
       for (const [col, dash] of [['target_acc', 'solid'], ['source_acc', 'dot']]) {
-        if (c[col]) traces.push({ x: c.step, y: c[col], mode: 'lines+markers', name: `${col} ${key.slice(0, 6)}`,
+        if (c[col]) traces.push({ x: c.step, y: c[col], mode: 'lines+markers', name: `${col} seed ${c.seed}`,
                                   line: { color: COLORS[i % COLORS.length], dash } });
       }
     });
