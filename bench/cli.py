@@ -195,11 +195,14 @@ def leaderboard(results: tuple[Path, ...], out: Path | None, rules: tuple[str, .
       published reference numbers where the suite has them.
     Example: bench leaderboard results/night-* --out site/
     """
+    from rich.console import Console
+
     from bench.leaderboard import write_leaderboard
 
     out = out or Path("reports") / results[-1].name / "leaderboard"
     try:
-        page = write_leaderboard(list(results), out, list(rules) or None)
+        with Console(stderr=True).status(f"reading, selecting and aggregating {len(results)} snapshot(s)"):
+            page = write_leaderboard(list(results), out, list(rules) or None)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--rule") from None
     click.echo(f"leaderboard written to {page} ({page.stat().st_size / 2**20:.1f} MiB)")
