@@ -32,6 +32,11 @@ try:
 except ImportError:
     _aggregate = None
 
+try:
+    from bench.report.data import label_methods
+except ImportError:
+    label_methods = None
+
 #: what the overall ranking's aggregate is, for the page's headings
 AGGREGATE_KIND = "mean" if _aggregate is None else "IQM"
 
@@ -76,6 +81,12 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
     if checkpoints is not None and rule != "last":
         checkpoints = checkpoints[checkpoints["snapshot"].isin(set(rows["snapshot"]))]
     return _select(rows, checkpoints if checkpoints is not None and len(checkpoints) else None, rule)
+
+
+def relabel(rows: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """Method names as ``bench report`` gives them under ``rule`` (after a search has picked
+    hyper-parameters per seed, a method is its strategy, not one label per trial)."""
+    return label_methods(rows, by_hparams=rule == "last") if label_methods is not None else rows
 
 
 def aggregate(part: pd.DataFrame, table: MetricTable) -> dict[str, dict]:

@@ -16,8 +16,9 @@ import math
 
 import pandas as pd
 
-from bench.leaderboard.adapters import AGGREGATE_KIND, aggregate, available_rules, read_checkpoints, select
-from bench.report.data import _budget_order, latest, load
+from bench.leaderboard.adapters import (AGGREGATE_KIND, aggregate, available_rules, read_checkpoints,
+                                        relabel, select)
+from bench.report.data import _budget_order, latest, load, snapshot_order
 from bench.report.stats import pareto_front
 from bench.report.tables import metric_table
 
@@ -34,6 +35,8 @@ COSTS = {  # payload key -> (results column, scale, lower is better, label)
 KEEP = CELL + ["strategy", "source_domain", "snapshot", "status", "error", "target_acc", "forgetting",
                "target_gain", "seed", "selected_trial", "selected_step", "run_id", "cell_key"] + [
                c for c, *_ in COSTS.values()]
+LOOSE = GROUP + ["strategy", "pair"]  # a cell whatever its trials' hyper-parameters
+TRIAL_COLUMNS = ["trial", "seed", "hparams", "target_acc", "status", "cell_key"]
 DRILL = ["hparams", "trial", "seed", "target_acc", "status", "cell_key", "snapshot", "git_sha",
          "device_name", "host", "run_id", "package_versions", "started_at"]
 SEED_COLUMNS = ["seed", "target_acc", "forgetting", "target_gain", "selected_trial", "selected_step",
@@ -82,8 +85,9 @@ def build(results: list, rules: list[str] | None = None) -> dict:
     everything = prepare(everything)
     checkpoints = read_checkpoints(results)
     rule_names = rules or available_rules(checkpoints)
-    newest = latest(everything)
-    selected = {rule: slim(select(newest, checkpoints, rule)) for rule in rule_names}
+    # as bench report does: select over every snapshot, name methods, then the newest of each cell
+    chosen = {rule: relabel(select(everything, checkpoints, rule), rule) for rule in rule_names}
+    selected = {rule: slim(latest(rows)) for rule, rows in chosen.items()}
     payload = {"rules": {r: _rule_text(r) for r in rule_names}, "aggregate_kind": AGGREGATE_KIND,
                "groups": [], "ranking": [], "cells": [], "pareto": {}, "meta": _meta(results)}
     for rule, rows in selected.items():
@@ -96,8 +100,8 @@ def build(results: list, rules: list[str] | None = None) -> dict:
             payload["cells"] += cells
             payload["pareto"][f"{rule}|{gid}"] = points
     payload["groups"].sort(key=lambda g: (g.split("|")[0], _budget_order(g.split("|")[1]), g))
-    payload["drill"] = drill_down(newest, selected, checkpoints)
-    payload.update(history(everything, checkpoints, rule_names))
+    payload["drill"] = drill_down(everything, selected, checkpoints)
+    payload.update(history(everything, chosen))
     payload["references"] = references(selected.get("last", next(iter(selected.values()))))
     return payload
 
@@ -163,28 +167,39 @@ def pareto_points(ok: pd.DataFrame) -> list[dict]:
     return [p for p in points.values() if p["acc"] is not None]
 
 
-def drill_down(newest: pd.DataFrame, selected: dict[str, pd.DataFrame],
+def drill_down(everything: pd.DataFrame, selected: dict[str, pd.DataFrame],
                checkpoints: pd.DataFrame | None) -> dict:
-    """Per cell (newest snapshot): seeds under each rule, hyper-parameters, trials, learning curves,
-    provenance. Built from plain records (one pass), not per-group frame slices."""
-    curves = _curves(checkpoints, newest)
-    by_cell: dict[str, list[dict]] = {}
-    for r in _records(newest, CELL + DRILL):
-        by_cell.setdefault(cell_id([r[c] for c in CELL]), []).append(r)
+    """Per cell of the tables: its seeds under each rule (with the selected trial and step), every
+    trial of its newest snapshot, their learning curves, and provenance. Built from plain records
+    (one pass each), not per-group frame slices."""
+    raw = newest_raw(everything)
+    curves = _curves(checkpoints, raw)
+    by_loose: dict[str, list[dict]] = {}
+    for r in _records(raw, LOOSE + DRILL):
+        by_loose.setdefault(cell_id([r[c] for c in LOOSE]), []).append(r)
     out = {}
-    for cid, rows in by_cell.items():
-        out[cid] = {"hparams": sorted({r["hparams"] for r in rows if r.get("hparams")}),
-                    "trials": [{c: r.get(c) for c in ("trial", "seed", "hparams", "target_acc", "status")}
-                               for r in rows],
-                    "curves": {r["cell_key"]: {**curves[(r["snapshot"], r["cell_key"])], "seed": r["seed"]}
-                               for r in rows if (r["snapshot"], r["cell_key"]) in curves},
-                    "provenance": _provenance(rows), "seeds": {}}
     for rule, rows in selected.items():
-        for r in sorted(_records(rows, CELL + SEED_COLUMNS), key=lambda r: r["seed"]):
-            rec = out.get(cell_id([r[c] for c in CELL]))
-            if rec is not None:
-                rec["seeds"].setdefault(rule, []).append({c: r[c] for c in SEED_COLUMNS if c in r})
+        for r in sorted(_records(rows, CELL + ["strategy"] + SEED_COLUMNS), key=lambda r: r["seed"]):
+            cid = cell_id([r[c] for c in CELL])
+            if cid not in out:
+                trials = by_loose.get(cell_id([r[c] for c in LOOSE]), [])
+                out[cid] = {"hparams": sorted({t["hparams"] for t in trials if t.get("hparams")}),
+                            "trials": [{c: t.get(c) for c in TRIAL_COLUMNS} for t in trials],
+                            "curves": {t["cell_key"]: {**curves[(t["snapshot"], t["cell_key"])],
+                                                       "seed": t["seed"], "trial": t.get("trial")}
+                                       for t in trials if (t["snapshot"], t["cell_key"]) in curves},
+                            "provenance": _provenance(trials), "seeds": {}}
+            out[cid]["seeds"].setdefault(rule, []).append({c: r[c] for c in SEED_COLUMNS if c in r})
     return out
+
+
+def newest_raw(everything: pd.DataFrame) -> pd.DataFrame:
+    """Every row (all trials) of the newest snapshot of each (backbone, budget, precision,
+    protocol, strategy, pair): what a cell's drill-down lists."""
+    rank = {s: i for i, s in enumerate(snapshot_order(everything))}
+    r = everything["snapshot"].map(rank)
+    newest = r.groupby([everything[c] for c in LOOSE]).transform("max")
+    return everything[r == newest]
 
 
 def _records(df: pd.DataFrame, cols: list[str]) -> list[dict]:
@@ -217,12 +232,13 @@ def _provenance(rows: list[dict]) -> dict:
 
 
 def _curves(checkpoints: pd.DataFrame | None, newest: pd.DataFrame) -> dict[tuple, dict]:
-    """Per (snapshot, cell_key) of the newest rows: step and every accuracy/score column."""
+    """Per (snapshot, cell_key) of the newest rows: step, target and source accuracy (the validator
+    scores stay out: the page draws accuracies, and they would double the embedded curves)."""
     if checkpoints is None or checkpoints.empty:
         return {}
     wanted = newest[["snapshot", "cell_key"]].drop_duplicates()
     part = checkpoints.merge(wanted, on=["snapshot", "cell_key"])
-    cols = [c for c in part.columns if c in ("target_acc", "source_acc") or c.startswith("score_")]
+    cols = [c for c in ("target_acc", "source_acc") if c in part.columns]
     out = {}
     for key, rows in part.sort_values("step").groupby(["snapshot", "cell_key"]):
         out[key] = {"step": [int(s) for s in rows["step"]],

@@ -12,31 +12,25 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.compare import checks, judge
-from bench.leaderboard.adapters import select
 from bench.leaderboard.data import CELL, NOT_RECORDED, cell_id, num
 from bench.report.data import snapshot_order
 
 FLAGGED = ("REGRESSION", "improved", "worse (not counted: different hardware)")
 
 
-def history(everything: pd.DataFrame, checkpoints: pd.DataFrame | None, rules: list[str]) -> dict:
+def history(everything: pd.DataFrame, chosen: dict[str, pd.DataFrame]) -> dict:
     """``snapshots`` (oldest first), ``history`` {rule: {cell id: [[snapshot index, mean acc, n], ...]}}
-    and ``regressions`` (flagged steps, newest first)."""
+    and ``regressions`` (flagged steps, newest first). ``chosen``: per rule, the selected rows of
+    every snapshot."""
     order = snapshot_order(everything)
     times = everything.groupby("snapshot")["snapshot_time"].min()
     snapshots = [{"name": s, "time": None if pd.isna(times.get(s)) else times[s].isoformat()}
                  for s in order]
     series: dict[str, dict] = {}
     flagged: list[dict] = []
-    for rule in rules:
-        per_snapshot = []
-        for i, snap in enumerate(order):
-            rows = everything[everything["snapshot"] == snap]
-            try:
-                chosen = select(rows, checkpoints, rule)
-            except (ValueError, KeyError):  # this snapshot cannot be read under this rule
-                continue
-            per_snapshot.append((i, _cells(chosen)))
+    for rule, rows in chosen.items():
+        by_snapshot = dict(tuple(rows.groupby("snapshot", sort=False)))
+        per_snapshot = [(i, _cells(by_snapshot[snap])) for i, snap in enumerate(order) if snap in by_snapshot]
         series[rule], steps = _series_and_steps(_join_unrecorded(per_snapshot))
         flagged += [{"rule": rule, **s} for s in steps]
     flagged.sort(key=lambda r: (-r["snapshot"], r["id"], r["metric"]))

@@ -107,18 +107,28 @@
     el('drill-rule').textContent = 'rule ' + rule;
     plain('drill-seeds', d.seeds[rule] || [], ['seed', 'target_acc', 'forgetting', 'target_gain', 'selected_trial', 'selected_step', 'status', 'run_id']);
     el('drill-hparams').textContent = d.hparams.join('\n') || '{}';
-    plain('drill-trials', d.trials, ['trial', 'seed', 'hparams', 'target_acc', 'status']);
+    plain('drill-trials', d.trials, ['trial', 'seed', 'hparams', 'target_acc', 'status']);  // every trial, newest snapshot
     const p = d.provenance;
     el('drill-prov').innerHTML = [['commit', p.commit], ['device', p.device], ['host', p.host], ['run', p.run],
       ['snapshot', p.snapshot], ['started', p.started],
       ['packages', Object.entries(p.packages).map(([k, v]) => `${k} ${v}`)]]
       .map(([k, v]) => `<dt>${k}</dt><dd>${esc((v || []).join(', ') || '-')}</dd>`).join('');
+    // the curves of the trials this rule selected (all trials when none of them has checkpoints)
+    const seeds = d.seeds[rule] || [];
+    const picked = seeds.filter(s => d.curves[s.cell_key]);
+    const keys = picked.length ? picked.map(s => s.cell_key) : Object.keys(d.curves);
     const traces = [];
-    Object.entries(d.curves).forEach(([key, c], i) => {
+    keys.forEach((key, i) => {
+      const c = d.curves[key];
       for (const [col, dash] of [['target_acc', 'solid'], ['source_acc', 'dot']]) {
-        if (c[col]) traces.push({ x: c.step, y: c[col], mode: 'lines+markers', name: `${col} seed ${c.seed}`,
+        if (c[col]) traces.push({ x: c.step, y: c[col], mode: 'lines+markers', name: `${col} seed ${c.seed} trial ${c.trial ?? 0}`,
                                   line: { color: COLORS[i % COLORS.length], dash } });
       }
+      const s = picked.find(p => p.cell_key === key);
+      const at = s && c.target_acc ? c.step.indexOf(s.selected_step) : -1;
+      if (at >= 0) traces.push({ x: [s.selected_step], y: [c.target_acc[at]], mode: 'markers', showlegend: false,
+                                 marker: { size: 14, symbol: 'star', color: COLORS[i % COLORS.length] }, hoverinfo: 'text',
+                                 text: [`selected by ${rule}: seed ${c.seed}, trial ${c.trial ?? 0}, step ${s.selected_step}`] });
     });
     Plotly.react('drill-curves', traces, { height: 300, margin: { t: 10, r: 10 }, xaxis: { title: 'step' },
       yaxis: { title: 'accuracy (%)' }, annotations: traces.length ? [] : [{ text: 'no checkpoints recorded for this cell', showarrow: false, xref: 'paper', yref: 'paper', x: 0.5, y: 0.5 }] });
