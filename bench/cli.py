@@ -6,21 +6,23 @@ from pathlib import Path
 
 import click
 
+from bench.executors import EXECUTORS
+
 
 class _Group(click.Group):
     """Turn the harness's own user-facing errors into one clear line and exit code 2."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
-        from bench.data.base import DataError
-        from bench.registry import UnknownNameError
-        from bench.results import ResultsError
-        from bench.suite import SuiteError
+        from bench.errors import BenchError
 
         try:
             return super().invoke(ctx)
-        except (SuiteError, UnknownNameError, ResultsError, DataError) as e:
+        except BenchError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: finished cells are kept; run the same command to resume", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,6 +34,7 @@ def main() -> None:
     bench run suites/default.yaml      run a suite into results/<suite name>
     bench report results/default       comparison tables from one or more results dirs
     bench compare BASELINE CANDIDATE   regression check (exit 1 on a real regression)
+    bench leaderboard RESULTS...       one explorable offline page over many snapshots
     """
 
 
@@ -45,7 +48,7 @@ def main() -> None:
 @click.option("--fresh", is_flag=True, help="Delete the results directory first and run every cell.")
 @click.option("--dry-run", is_flag=True, help="Print the cell grid (and which cells are done); run nothing.")
 @click.option("--no-progress", is_flag=True, help="No progress bars (for logs).")
-@click.option("--executor", type=click.Choice(["process", "inline", "ray"]), default="process",
+@click.option("--executor", type=click.Choice(list(EXECUTORS)), default="process",
               show_default=True,
               help="process: cells run in a worker process that is restarted after a hard crash "
                    "(segfault, kill); inline: in this process (debugging); ray: as Ray tasks with the "
@@ -136,18 +139,19 @@ def _print_grid(suite, results_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from bench.results import finished_keys
+    from bench.results import hparams_label
+    from bench.resume import scan
     from bench.suite import expand
 
-    done = finished_keys(results_dir)
+    done, warnings = scan(results_dir, move_bad=False)  # a truncated file is not a finished cell
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     table = Table(title=f"suite {suite.name}: cells")
     for col in ("key", "backbone", "strategy", "trial", "hparams", "pair", "budget", "seed", "done"):
         table.add_column(col)
     cells = expand(suite)
     for c in cells:
-        hp = ",".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                      for k, v in sorted(c.hparams.items()) if v is not None)
-        table.add_row(c.key(), c.backbone.name, c.strategy, str(c.trial), hp, c.pair, str(c.label_budget),
+        table.add_row(c.key(), c.backbone.name, c.strategy, str(c.trial), hparams_label(c.hparams), c.pair, str(c.label_budget),
                       str(c.seed), "yes" if c.key() in done else "")
     Console(width=None if sys.stdout.isatty() else 200).print(table)  # logs: no truncation
     n_done = sum(c.key() in done for c in cells)
@@ -192,8 +196,19 @@ def list_(what: str) -> None:
 @click.option("--strategy", multiple=True, help="Only this strategy (repeatable).")
 @click.option("--pair", multiple=True, help="Only this domain pair, e.g. 'synth-digits->digits' (repeatable).")
 @click.option("--budget", multiple=True, help="Only this label budget, e.g. 0, 10, all (repeatable).")
+@click.option("--select", "rule", default="last", show_default=True, metavar="RULE",
+              help="Model selection, applied now (nothing reruns): for each (backbone, strategy, pair, "
+                   "budget, seed) the trial and checkpoint with the best score of RULE. One of: last "
+                   "(trial 0's final weights: no selection, needs no checkpoints), source_val, dev, "
+                   "entropy, im, snd, bnm, target_val (budget > 0), oracle (target-test labels: "
+                   "analysis only, labelled in every table). `bench report --select help` lists them.")
+@click.option("--tables", "tables", default=None, metavar="COLUMNS",
+              help="Instead of the report: print compact Markdown tables (mean ± sd over seeds) of these "
+                   "comma-separated columns, under the command that made them (for README and docs), "
+                   "e.g. --tables target_acc,forgetting,trainable_params.")
 def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: tuple[str, ...],
-           strategy: tuple[str, ...], pair: tuple[str, ...], budget: tuple[str, ...]) -> None:
+           strategy: tuple[str, ...], pair: tuple[str, ...], budget: tuple[str, ...], rule: str,
+           tables: str | None) -> None:
     """Leaderboard report from one or more results directories, read as one dataset.
 
     \b
@@ -203,17 +218,73 @@ def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: t
       tables/*.csv|tex  every table for papers (LaTeX: booktabs)
       plots/*.png       the figures embedded in index.html
     Each directory is one snapshot (e.g. one nightly run): the tables show the newest snapshot of
-    each cell, and a trend section shows every snapshot, oldest first.
+    each cell, and a trend section shows every snapshot, oldest first. Every table title names the
+    selection rule; with checkpoint tables the report adds the selection-regret and validator-quality
+    tables, and for every rule the aggregates across pairs (IQM, P(improvement), average rank).
     """
+    from bench.report.rules import RULES
+
+    if rule not in RULES:
+        if rule != "help":
+            click.echo(f"error: unknown selection rule {rule!r}", err=True)
+        for name, what in RULES.items():
+            click.echo(f"  {name:<11} {what}", err=rule != "help")
+        sys.exit(0 if rule == "help" else 2)
+    if tables:
+        from bench.report.summary import summary_tables
+
+        try:
+            click.echo(summary_tables(list(results), [c.strip() for c in tables.split(",") if c.strip()],
+                                      backbones=backbone, strategies=strategy, pairs=pair, budgets=budget,
+                                      rule=rule))
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--tables") from None
+        return
     from bench.report import build_report
+    from bench.report.select import SelectionError
 
     out = out or Path("reports") / results[0].name
     try:
         path = build_report(list(results), out, metric=metric, backbones=backbone, strategies=strategy,
-                            pairs=pair, budgets=budget)
+                            pairs=pair, budgets=budget, rule=rule)
+    except SelectionError as e:
+        raise click.BadParameter(str(e), param_hint="--select") from None
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--metric") from None
     click.echo(f"report written to {path} and {path.parent / 'index.html'}")
+
+
+@main.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Folder for index.html (default: reports/<name of the last RESULTS>/leaderboard).")
+@click.option("--rule", "rules", multiple=True,
+              help="Selection rules to offer in the page's menu (repeatable; default: every rule the "
+                   "results' checkpoints support, and 'last').")
+def leaderboard(results: tuple[Path, ...], out: Path | None, rules: tuple[str, ...]) -> None:
+    """One self-contained, explorable index.html over RESULTS (one snapshot per directory).
+
+    \b
+    The page works from file:// with no network (scripts and data embedded) and offers:
+      an overall ranking per backbone and label budget under a selection rule from a menu,
+      sortable and filterable tables (backbone, pair, budget, rule, precision, protocol),
+      a drill-down per cell (seeds, trials, learning curves, provenance),
+      an interactive Pareto view (accuracy vs memory / trainable params / throughput),
+      the history of every cell across snapshots with bench compare's regressions flagged,
+      published reference numbers where the suite has them.
+    Example: bench leaderboard results/night-* --out site/
+    """
+    from rich.console import Console
+
+    from bench.leaderboard import write_leaderboard
+
+    out = out or Path("reports") / results[-1].name / "leaderboard"
+    try:
+        with Console(stderr=True).status(f"reading, selecting and aggregating {len(results)} snapshot(s)"):
+            page = write_leaderboard(list(results), out, list(rules) or None)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--rule") from None
+    click.echo(f"leaderboard written to {page} ({page.stat().st_size / 2**20:.1f} MiB)")
 
 
 @main.command()
@@ -231,9 +302,12 @@ def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: t
               help="Peak-memory increase, in percent of the baseline.")
 @click.option("--strict-hardware", is_flag=True,
               help="Count cost regressions even when baseline and candidate ran on different devices.")
+@click.option("--select", "rule", default="last", show_default=True, metavar="RULE",
+              help="Model-selection rule applied to BOTH sides before comparing (see `bench report "
+                   "--select help`); last = trial 0's recorded rows.")
 def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_threshold: float,
             forgetting_threshold: float, throughput_threshold: float, memory_threshold: float,
-            strict_hardware: bool) -> None:
+            strict_hardware: bool, rule: str) -> None:
     """Compare CANDIDATE results with BASELINE results, cell by cell, metric by metric.
 
     Cells match by (backbone, strategy, hparams, pair, label budget); their seeds give the noise.
@@ -249,7 +323,7 @@ def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_thr
     try:
         result = cmp_mod.compare(baseline, candidate, cmp_mod.checks(
             acc_threshold, forgetting_threshold, throughput_threshold, memory_threshold),
-            strict_hardware=strict_hardware)
+            strict_hardware=strict_hardware, rule=rule)
     except cmp_mod.CompareError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)

@@ -1,7 +1,9 @@
 """``bench compare BASELINE CANDIDATE``: per-cell deltas and a regression verdict that ignores seed noise.
 
-Cells are matched by (backbone, strategy, hparams, pair, label budget); the seeds of a cell are its
-samples. For each metric the delta is ``mean(candidate) - mean(baseline)`` (points for accuracies,
+Cells are matched by (backbone, strategy, hparams, pair, label budget) *and* ``protocol_hash`` (steps,
+learning rates, selection, ...: everything about how a cell is measured); the seeds of a cell are its
+samples. Cells with the same names but another protocol are never compared: they are listed, and
+when nothing matches the comparison is refused (exit 2). For each metric the delta is ``mean(candidate) - mean(baseline)`` (points for accuracies,
 percent of the baseline for costs) with a 95% bootstrap CI (seeds of each side resampled apart).
 A **regression** is a delta in the bad direction that
 
@@ -12,6 +14,12 @@ With a single seed on either side the noise is unknown: then the threshold alone
 row says so. A cell that finished ok in the baseline but not in the candidate is a regression too.
 Cost metrics (throughput, memory) only mean something on the same hardware: when the two sides
 ran on different devices they are shown but never counted (``--strict-hardware`` counts them).
+
+Both sides go through the same report-time selection rule (``bench.report.select``, ``--select``):
+``last`` (default) compares trial 0's recorded rows; any other rule first picks, on each side and for
+each seed, the trial and checkpoint with the best score, so that hyper-parameter searches are
+compared as searches. The selected trial's hyper-parameters may differ per seed, so under a rule
+other than ``last`` cells match without ``hparams``.
 """
 from __future__ import annotations
 
@@ -19,11 +27,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from bench.report.stats import bootstrap_delta
+from bench.report.stats import Estimate, bootstrap_delta
 
-MATCH = ["backbone", "strategy", "hparams", "pair", "label_budget", "precision"]
+NAMES = ["backbone", "strategy", "hparams", "pair", "label_budget"]
+MATCH = NAMES + ["protocol_hash"]
 
 
 @dataclass(frozen=True)
@@ -67,18 +77,23 @@ class Comparison:
         return 1 if len(self.regressions) else 0
 
 
-def _load(path: Path) -> pd.DataFrame:
+def _load(path: Path, rule: str = "last") -> pd.DataFrame:
+    from bench.report.select import SelectionError, read_checkpoints, select
     from bench.results import read_results
 
     df = read_results(path)
     if df.empty:
         raise CompareError(f"{path} holds no results; run a suite into it first "
                            "(bench run SUITE --results DIR)")
-    df["pair"] = df["source_domain"] + "->" + df["target_domain"]
-    df["hparams"] = df["hparams"].fillna("{}")
     df["label_budget"] = df["label_budget"].astype(str)
-    # rows written before the precision column existed ran in fp32
-    df["precision"] = df["precision"].fillna("fp32") if "precision" in df else "fp32"
+    # rows written before protocol_hash existed: their protocol is unknown, not "the same"
+    df["protocol_hash"] = df["protocol_hash"].fillna("").replace("", "unknown")
+    try:
+        df = select(df, read_checkpoints([path]), rule)
+    except SelectionError as e:
+        raise CompareError(f"{path}: {e}") from None
+    df["pair"] = df["source_domain"] + "->" + df["target_domain"]
+    df["hparams"] = df["hparams"].fillna("{}") if rule == "last" else f"(selected by {rule})"
     return df[df["status"] != "skipped"]
 
 
@@ -100,21 +115,56 @@ def _verdict(c: Check, d, count: bool) -> str:
     return "ok"
 
 
+def judge(chk: Check, base_values, cand_values, count: bool = True,
+          fast: bool = False) -> tuple[Estimate, str]:
+    """The delta of one metric between two groups of seed values, and its verdict.
+
+    ``fast``: skip the bootstrap when the mean delta is within the threshold either way; the verdict
+    is then ``ok`` whatever the interval (same verdict, no CI; for long histories).
+    """
+    b, c = np.asarray(base_values, dtype=float), np.asarray(cand_values, dtype=float)
+    b, c = b[~np.isnan(b)], c[~np.isnan(c)]
+    if len(b) and len(c):
+        raw = c.mean() - b.mean()
+        delta = raw * 100.0 / b.mean() if chk.relative and b.mean() != 0 else raw
+        if fast and abs(delta) <= chk.threshold:
+            return Estimate(float(delta), math.nan, math.nan, min(len(b), len(c))), "ok"
+    d = bootstrap_delta(b, c, relative=chk.relative)
+    return d, _verdict(chk, d, count)
+
+
 def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = None,
-            strict_hardware: bool = False) -> Comparison:
+            strict_hardware: bool = False, rule: str = "last") -> Comparison:
+    """Compare two results directories cell by cell, both sides selected by ``rule``."""
     thresholds = thresholds or checks()
-    base, cand = _load(Path(baseline)), _load(Path(candidate))
+    base, cand = _load(Path(baseline), rule), _load(Path(candidate), rule)
     hw_b, hw_c = set(base["device_name"].dropna()), set(cand["device_name"].dropna())
     same_hw = hw_b == hw_c
     notes = [] if same_hw else [f"hardware differs (baseline {sorted(hw_b)}, candidate {sorted(hw_c)}): "
                                 "cost deltas shown but not counted as regressions"
                                 + (" (--strict-hardware: counted anyway)" if strict_hardware else "")]
+    if (base["protocol_hash"] == "unknown").all() or (cand["protocol_hash"] == "unknown").all():
+        # one side predates protocol_hash: match on names alone, and say so
+        side = "baseline" if (base["protocol_hash"] == "unknown").all() else "candidate"
+        notes.append(f"the {side} has no protocol_hash (written before it existed): cells matched by "
+                     "name only, their protocols (steps, lr, selection) are not verified; refresh it")
+        base, cand = base.assign(protocol_hash="unknown"), cand.assign(protocol_hash="unknown")
     keys_b = set(map(tuple, base[MATCH].drop_duplicates().to_numpy()))
     keys_c = set(map(tuple, cand[MATCH].drop_duplicates().to_numpy()))
     common = sorted(keys_b & keys_c)
+    names_b, names_c = {k[:-1] for k in keys_b}, {k[:-1] for k in keys_c}
+    other_protocol = (names_b & names_c) - {k[:-1] for k in common}
+    if other_protocol:
+        notes.append(f"{len(other_protocol)} cell(s) exist on both sides under different protocols "
+                     "(protocol_hash differs: steps, lr, selection, ...): not compared, listed as "
+                     "missing and new")
     if not common:
+        why = (f"baseline protocols {sorted(set(base['protocol_hash']))} vs candidate "
+               f"{sorted(set(cand['protocol_hash']))}: the cells were run under different protocols "
+               "(steps, lr, selection, ...); refresh the baseline with the candidate's suite"
+               if other_protocol else "were they run from the same suite?")
         raise CompareError(f"no cell of {baseline} matches one of {candidate} by "
-                           f"({', '.join(MATCH)}); were they run from the same suite?")
+                           f"({', '.join(MATCH)}); {why}")
     gb, gc = base.groupby(MATCH), cand.groupby(MATCH)
     rows = []
     for key in common:
@@ -128,8 +178,8 @@ def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = No
                          "threshold": "", "verdict": "REGRESSION"})
             continue
         for chk in thresholds:
-            d = bootstrap_delta(b_ok[chk.metric], c_ok[chk.metric], relative=chk.relative)
             count = not chk.is_cost or same_hw or strict_hardware
+            d, verdict = judge(chk, b_ok[chk.metric], c_ok[chk.metric], count)
             unit = "%" if chk.relative else ""
             rows.append({**ident, "metric": chk.metric,
                          "baseline": _fmt(b_ok[chk.metric].mean(), chk), "candidate": _fmt(c_ok[chk.metric].mean(), chk),
@@ -138,8 +188,10 @@ def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = No
                          if math.isnan(d.lo) else f"[{d.lo:+.2f}, {d.hi:+.2f}]{unit}",
                          "seeds": f"{len(b_ok)}/{len(c_ok)}",
                          "threshold": f"{chk.threshold:g}{unit or ' pts'}",
-                         "verdict": _verdict(chk, d, count)})
+                         "verdict": verdict})
     frame = lambda ks: pd.DataFrame(sorted(ks), columns=MATCH)  # noqa: E731
+    notes.append(f"model selection on both sides: {rule}"
+                 + (" [ORACLE: target-test labels, analysis only]" if rule == "oracle" else ""))
     return Comparison(pd.DataFrame(rows), frame(keys_b - keys_c), frame(keys_c - keys_b), same_hw, notes)
 
 
