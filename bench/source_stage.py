@@ -28,10 +28,17 @@ TRAINED: list[str] = []
 
 
 def initial_model(cell: Cell, domain: Domain) -> TransferModel:
-    """The weights the source stage starts from: seeded by the cell's seed, so reproducible."""
+    """The weights the source stage starts from: seeded by the cell's seed, so reproducible.
+
+    A pair whose domains differ in resolution (``mnist`` 28x28 -> ``digits`` 8x8) runs at one: the
+    backbone's ``input_size`` if the suite sets one, else the source domain's size (target images
+    are resized to it, as MNIST -> USPS papers resize USPS to 28x28)."""
     torch.manual_seed(cell.seed)
     in_chans = domain.input_shape[0] if domain.modality == "image" else 0
-    return create_model(cell.backbone, num_classes=domain.num_classes, in_chans=in_chans)
+    model = create_model(cell.backbone, num_classes=domain.num_classes, in_chans=in_chans)
+    if domain.modality == "image" and model.input_size is None:
+        model.input_size = domain.input_shape[-1]
+    return model
 
 
 def source_model(cell: Cell, domain: Domain, device: str, cache_root: Path,

@@ -71,8 +71,9 @@ class TransferModel(nn.Module):
         x = x.to(self._mean.device)
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
         if self.input_size is not None and x.shape[-1] != self.input_size:
+            # antialias when shrinking (e.g. 28x28 MNIST into an 8x8 model), else aliasing
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
-                              align_corners=False)
+                              align_corners=False, antialias=x.shape[-1] > self.input_size)
         return (x - self._mean) / self._std
 
     def features(self, x: Any) -> torch.Tensor:
