@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bench.backbones import BACKBONES, BackboneSpec
 from bench.config import TrainConfig  # noqa: F401 - part of the suite's public surface
+from bench.protocol import Protocol, TargetSplit
 
 #: bump when the protocol of one cell changes so that old results are not reused
 PROTOCOL_VERSION = 1
@@ -99,6 +100,12 @@ class Suite(BaseModel):
     #: how the adapted model is chosen; only rules that use data the strategy may see
     #: (``target_entropy``: lowest mean prediction entropy on unlabelled target-train inputs)
     selection: Literal["last", "source_val", "target_entropy"] = "last"
+    #: two_stage (cached source stage, then adaptation) or joint (DA methods train from the initial
+    #: weights on source + target together); see bench/protocol.py
+    protocol: Protocol = "two_stage"
+    #: inductive (unlabelled target = target-train, measured on disjoint target-test) or
+    #: transductive (unlabelled target = the whole target domain, measured on the same images)
+    target_split: TargetSplit = "inductive"
     device: str = "auto"
     threads: int | None = Field(2, ge=1)
     #: per cell, for executors that schedule (Ray); not part of a cell's key
@@ -174,11 +181,13 @@ class Cell(BaseModel):
     source: TrainConfig
     adapt: TrainConfig
     selection: str
+    protocol: Protocol = "two_stage"
+    target_split: TargetSplit = "inductive"
 
     def key(self) -> str:
         """Stable hash of what determines the result (the suite's name does not)."""
         ident = self.model_dump(mode="json", exclude={"suite"})
-        ident["protocol"] = PROTOCOL_VERSION
+        ident["protocol_version"] = PROTOCOL_VERSION
         return stable_hash(ident)
 
     def source_key(self) -> str:
@@ -194,8 +203,10 @@ class Cell(BaseModel):
 
     def describe(self) -> str:
         hp = ",".join(f"{k}={v}" for k, v in sorted(self.hparams.items()) if v is not None)
+        proto = "".join(f" {v}" for v, d in ((self.protocol, "two_stage"), (self.target_split, "inductive"))
+                        if v != d)
         return (f"{self.backbone.name} {self.strategy}{'(' + hp + ')' if hp else ''} "
-                f"{self.pair} budget={self.label_budget} seed={self.seed}")
+                f"{self.pair} budget={self.label_budget} seed={self.seed}{proto}")
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -232,5 +243,6 @@ def expand(suite: Suite) -> list[Cell]:
             cells.append(Cell(suite=suite.name, backbone=bb, strategy=entry.name, hparams=hp,
                               source_domain=pair.source, target_domain=pair.target,
                               label_budget=budget, seed=seed, source=suite.source,
-                              adapt=suite.adapt, selection=suite.selection))
+                              adapt=suite.adapt, selection=suite.selection, protocol=suite.protocol,
+                              target_split=suite.target_split))
     return cells

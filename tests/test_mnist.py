@@ -14,14 +14,16 @@ from bench.suite import Cell, TrainConfig
 
 @pytest.fixture(scope="module")
 def mnist():
-    return load_domain("mnist")
+    return load_domain("mnist@28")
 
 
-def test_mnist_shape_classes_and_balance(mnist):
-    assert "mnist" in DOMAINS and mnist.modality == "image"
-    assert mnist.classes == [str(i) for i in range(10)] and mnist.input_shape == (1, 28, 28)
-    for split, per_class in ((mnist.train, 300), (mnist.val, 50), (mnist.test, 150)):
-        assert split.x.dtype == torch.float32 and split.x.shape[1:] == (1, 28, 28)
+@pytest.mark.parametrize("name,size", [("mnist", 8), ("mnist@28", 28)])
+def test_mnist_shape_classes_and_balance(name, size):
+    d = load_domain(name)
+    assert name in DOMAINS and d.modality == "image"
+    assert d.classes == [str(i) for i in range(10)] and d.input_shape == (1, size, size)
+    for split, per_class in ((d.train, 300), (d.val, 50), (d.test, 150)):
+        assert split.x.dtype == torch.float32 and split.x.shape[1:] == (1, size, size)
         assert 0.0 <= split.x.min() and split.x.max() <= 1.0
         # stratified: the file's 500 images per class split exactly 60 / 10 / 30 %
         assert torch.bincount(split.y, minlength=10).tolist() == [per_class] * 10
@@ -40,9 +42,13 @@ def test_mnist_splits_are_disjoint_complete_and_real_digits(mnist):
     assert len(torch.unique(mnist.train.x)) > 200
 
 
-def test_loads_are_deterministic(mnist):
-    again = load_domain("mnist")
+def test_loads_are_deterministic_and_8x8_is_the_area_mean_of_28x28(mnist):
+    again = load_domain("mnist@28")
     assert torch.equal(again.test.x, mnist.test.x) and torch.equal(again.train.y, mnist.train.y)
+    small = load_domain("mnist")
+    assert torch.equal(small.test.y, mnist.test.y)  # the same images in the same splits
+    # area averaging (overlapping 4x4 windows for the 3.5 ratio) keeps each image's mean ink
+    assert torch.allclose(small.test.x.mean((1, 2, 3)), mnist.test.x.mean((1, 2, 3)), atol=0.02)
 
 
 def _cell(source: str, target: str, **backbone) -> Cell:
@@ -51,10 +57,10 @@ def _cell(source: str, target: str, **backbone) -> Cell:
                 source=TrainConfig(steps=1), adapt=TrainConfig(steps=1), selection="last")
 
 
-@pytest.mark.parametrize("source,target,size", [("mnist", "digits", 28), ("digits", "mnist", 8)])
+@pytest.mark.parametrize("source,target,size", [("mnist@28", "digits", 28), ("digits", "mnist@28", 8)])
 def test_a_pair_runs_at_the_source_resolution(mnist, source, target, size):
     """Each domain keeps its resolution; the model resizes the target to the source's size."""
-    domains = {"mnist": mnist, "digits": load_domain("digits")}
+    domains = {"mnist@28": mnist, "digits": load_domain("digits")}
     model = initial_model(_cell(source, target), domains[source]).eval()
     assert model.input_size == size
     for d in domains.values():
@@ -66,7 +72,7 @@ def test_a_pair_runs_at_the_source_resolution(mnist, source, target, size):
 
 def test_downsampling_is_antialiased(mnist):
     """28 -> 8 keeps the mean ink (area-like averaging), rather than sampling a few pixels."""
-    model = initial_model(_cell("digits", "mnist"), load_domain("digits"))
+    model = initial_model(_cell("digits", "mnist@28"), load_domain("digits"))
     x = mnist.test.x[:64]
     small = (model.prepare(x) * model._std + model._mean)
     assert torch.allclose(small.mean((1, 2, 3)), x.mean((1, 2, 3)), atol=0.02)

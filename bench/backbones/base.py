@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from bench.registry import Registry
@@ -27,6 +27,9 @@ class BackboneSpec(BaseModel):
     input_size: int | None = None
     #: passed to the model constructor (e.g. timm's ``img_size``, ``patch_size``)
     kwargs: dict[str, Any] = {}
+    #: width of a bottleneck Linear(d, b) + BatchNorm + ReLU between backbone and head (TLL uses
+    #: 256 on Office-31); the features that alignment losses and discriminators see. None: none.
+    bottleneck: int | None = Field(None, ge=1)
 
     @property
     def label(self) -> str:
@@ -37,7 +40,10 @@ BACKBONES: Registry[Callable[..., "TransferModel"]] = Registry("backbone", "benc
 
 
 class TransferModel(nn.Module):
-    """``head(features(prepare(x)))``.
+    """``head(features(prepare(x)))``, ``features = neck(backbone(.))``.
+
+    ``neck`` is the identity unless a bottleneck is added (:meth:`add_bottleneck`); it counts
+    among the new layers (with the head), not the backbone.
 
     ``layer_groups`` lists the backbone's parameter groups from the input (stem) to the top,
     followed by the head: what gradual unfreezing and discriminative learning rates walk over.
@@ -58,6 +64,7 @@ class TransferModel(nn.Module):
         self.backbone = backbone
         self.feature_dim = feature_dim
         self.head = nn.Linear(feature_dim, num_classes)
+        self.neck: nn.Module = nn.Identity()
         self._groups = layer_groups
         self.input_size = input_size
         self.modality = modality
@@ -77,14 +84,22 @@ class TransferModel(nn.Module):
         return (x - self._mean) / self._std
 
     def features(self, x: Any) -> torch.Tensor:
-        return self.backbone(self.prepare(x))
+        return self.neck(self.backbone(self.prepare(x)))
+
+    def add_bottleneck(self, width: int) -> None:
+        """Linear(d, width) + BatchNorm1d + ReLU before a new head of input ``width`` (TLL's
+        ``bottleneck_dim``): domain-adaptation losses then align these features."""
+        self.neck = nn.Sequential(nn.Linear(self.feature_dim, width), nn.BatchNorm1d(width), nn.ReLU())
+        self.neck.to(self.head.weight.device)
+        self.feature_dim = width
+        self.reset_head()
 
     def forward(self, x: Any) -> torch.Tensor:
         return self.head(self.features(x))
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """Backbone groups from input to top, then the head as the last group."""
-        return [list(g) for g in self._groups] + [list(self.head.parameters())]
+        return [list(g) for g in self._groups] + [list(self.neck.parameters()) + list(self.head.parameters())]
 
     def reset_head(self, num_classes: int | None = None) -> None:
         """A fresh head (same or new number of classes), e.g. for a linear probe."""

@@ -36,6 +36,7 @@ def cat_inputs(parts: list[Any]) -> Any:
 
 class UDAStrategy(Strategy):
     Hparams = UDAHparams
+    adapts_jointly = True
 
     def extra_modules(self) -> list[nn.Module]:
         """Modules trained alongside the model (e.g. a domain discriminator)."""
