@@ -60,6 +60,7 @@ def expected_missing(results_dir: Path, finished: set[str]) -> list[dict]:
                          "hparams": json.dumps(c.hparams, sort_keys=True),
                          "source_domain": c.source_domain, "target_domain": c.target_domain,
                          "label_budget": str(c.label_budget), "seed": c.seed, "status": "missing",
+                         "protocol": c.protocol, "target_split": c.target_split,
                          "error": "declared by the suite but no result file (not run yet, or killed)"})
     return rows
 
@@ -88,6 +89,12 @@ def load(results: Iterable[str | Path]) -> pd.DataFrame:
     # SPEC: a selection that peeks at target-test labels is labelled as such in every table
     oracle = df["selection_rule"].astype(str).str.startswith("oracle")
     df.loc[oracle, "method"] = df.loc[oracle, "method"] + " [oracle selection]"
+    # a protocol other than the default (joint, transductive) is named in every table, so the
+    # same strategy under two protocols shows as two rows, never one mixed mean
+    for col, default in (("protocol", "two_stage"), ("target_split", "inductive")):
+        if col in df:
+            other = df[col].fillna(default) != default
+            df.loc[other, "method"] = df.loc[other, "method"] + " [" + df.loc[other, col] + "]"
     # a snapshot's time is its earliest start; a directory with no start times keeps its CLI order
     started = pd.to_datetime(df["started_at"], utc=True, errors="coerce")
     first = started.groupby(df["snapshot"]).transform("min")
