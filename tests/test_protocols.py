@@ -212,3 +212,72 @@ def test_epochs_times_iterations_state_the_steps():
         TrainConfig(epochs=2, iterations_per_epoch=5, steps=11)
     with pytest.raises(ValidationError, match="both"):
         TrainConfig(epochs=2)
+
+
+# --- the published Office-31 recipe ---------------------------------------------------------
+def test_tllib_office31_recipe_states_tll_and_expands():
+    from bench.suite import load_suite
+
+    suite_ = load_suite(Path(__file__).parent.parent / "suites" / "tllib-office31.yaml")
+    cells = expand(suite_)
+    assert len(cells) == 5 * 6 * 3 and {c.pair for c in cells} >= {"office31/amazon->office31/webcam"}
+    c = cells[0]
+    assert (c.protocol, c.target_split, c.backbone.bottleneck) == ("joint", "transductive", 256)
+    a = c.adapt
+    assert (a.steps, a.batch_size, a.optimizer, a.lr, a.momentum, a.weight_decay, a.nesterov) == \
+        (20_000, 32, "sgd", 0.01, 0.9, 0.001, True)
+    assert (a.schedule, a.anneal_gamma, a.anneal_power, a.backbone_lr_mult) == ("anneal", 0.001, 0.75, 0.1)
+    assert c.source == a  # source_only trains with the same recipe
+
+
+def test_tllib_office31_recipe_runs_end_to_end_on_a_generated_tree(tmp_path, monkeypatch):
+    """The recipe, shrunk (16 px, 2 x 2 iterations, random weights), on an Office-31-layout tree of
+    real JPEGs: every method runs, only source_only trains a source stage, the report prints the
+    published averages beside the measured ones with both selection rules."""
+    import yaml
+
+    from bench.cell import cached_domain
+    from bench.data.office31 import CLASSES
+    from bench.reference import reference_blocks
+    from bench.report import render
+    from tests.test_real_datasets import class_tree
+
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    cached_domain.cache_clear()
+    for dom in ("amazon", "webcam"):
+        class_tree(tmp_path / "data" / "office31" / dom / "images", CLASSES, 3)
+    raw = yaml.safe_load((Path(__file__).parent.parent / "suites" / "tllib-office31.yaml").read_text())
+    small = {"epochs": 2, "iterations_per_epoch": 2, "batch_size": 8}
+    raw.update(backbones=[{**raw["backbones"][0], "pretrained": False}],
+               pairs=["office31/amazon@16 -> office31/webcam@16"], seeds=[0], threads=1, device="cpu",
+               source={**raw["source"], **small}, adapt={**raw["adapt"], **small})
+    source_stage.TRAINED.clear()
+    rows = rows_of(Suite.model_validate(raw), tmp_path / "results")
+    cached_domain.cache_clear()
+    assert {r["strategy"]: r["status"] for r in rows} == dict.fromkeys(
+        ["source_only", "dann", "dan", "cdan", "mcc"], "ok"), [r["error"] for r in rows]
+    assert all((r["protocol"], r["target_split"], r["steps"] if r["strategy"] != "source_only" else 4)
+               == ("joint", "transductive", 4) for r in rows)
+    assert len(source_stage.TRAINED) == 1  # source_only's; the DA methods have none
+    import pandas as pd
+
+    text = render.markdown(reference_blocks(pd.DataFrame(rows)))
+    assert "| dann " in text and "86.1" in text and "best epoch by accuracy on the target" in text
+    assert "`last`" in text and "`joint`" in text and "`transductive`" in text
+
+
+def test_reference_keeps_protocols_apart():
+    import pandas as pd
+
+    from bench.reference import reference_blocks
+    from bench.report import render
+
+    base = {"status": "ok", "label_budget": "0", "backbone": "timm/resnet50.tv_in1k", "strategy": "dann",
+            "source_domain": "office31/amazon", "target_domain": "office31/webcam", "selection_rule": "last"}
+    rows = [{**base, "protocol": "two_stage", "target_split": "inductive", "target_acc": 70.0},
+            {**base, "protocol": "joint", "target_split": "transductive", "target_acc": 80.0}]
+    text = render.markdown(reference_blocks(pd.DataFrame(rows)))
+    line = next(x for x in text.splitlines() if x.startswith("| dann"))
+    assert [c.strip() for c in line.strip("|").split("|")] == ["dann", "86.1", "80.0", "1", "70.0", "1"]
+    assert "measured (joint, transductive)" in text and "measured (two_stage, inductive)" in text
