@@ -22,6 +22,32 @@ from bench.protocol import Protocol, TargetSplit
 PROTOCOL_VERSION = 1
 
 
+#: fields added after results were first stored, at the values that mean "as before": a cell that
+#: leaves them there keeps the key (and source key) it had, so stored results and baselines still match
+NEW_TRAIN_DEFAULTS = {"nesterov": False, "schedule": "constant", "anneal_gamma": 0.001,
+                      "anneal_power": 0.75, "warmup_steps": 0, "backbone_lr_mult": 1.0, "epochs": None,
+                      "iterations_per_epoch": None}
+NEW_BACKBONE_DEFAULTS = {"bottleneck": None}
+
+
+def drop_new_defaults(ident: dict[str, Any]) -> dict[str, Any]:
+    """Remove the :data:`NEW_TRAIN_DEFAULTS` / :data:`NEW_BACKBONE_DEFAULTS` fields that sit at their
+    default from a dumped cell (or source-stage identity), and the protocol fields when at theirs."""
+    for stage in ("source", "adapt", "train"):
+        for name, default in NEW_TRAIN_DEFAULTS.items():
+            if isinstance(ident.get(stage), dict) and ident[stage].get(name, default) == default:
+                ident[stage].pop(name, None)
+    for name, default in NEW_BACKBONE_DEFAULTS.items():
+        if ident["backbone"].get(name, default) == default:
+            ident["backbone"].pop(name, None)
+    mode = ident.pop("protocol", "two_stage")  # the name "protocol" holds PROTOCOL_VERSION in keys
+    if mode != "two_stage":
+        ident["protocol_mode"] = mode
+    if ident.get("target_split") == "inductive":
+        del ident["target_split"]
+    return ident
+
+
 def stable_hash(obj: Any) -> str:
     """16 hex digits of sha256 over canonical JSON: the same content always gives the same key."""
     blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
@@ -55,6 +81,10 @@ class StrategyEntry(BaseModel):
 
     name: str
     label_budgets: list[Budget] | None = None
+    #: hyper-parameter trials for this entry (the suite's ``trials`` when unset); trial 0 = defaults
+    trials: int | None = Field(None, ge=1)
+    #: dimensions replacing the strategy's ``search_space`` ones, e.g. ``lr: loguniform(1e-4, 1e-2)``
+    search: dict[str, Any] | None = None
 
     @field_validator("label_budgets")
     @classmethod
@@ -106,6 +136,16 @@ class Suite(BaseModel):
     #: inductive (unlabelled target = target-train, measured on disjoint target-test) or
     #: transductive (unlabelled target = the whole target domain, measured on the same images)
     target_split: TargetSplit = "inductive"
+    #: hyper-parameter trials per strategy entry (trial 0 = the defaults; see bench/search.py)
+    trials: int = Field(1, ge=1)
+    #: seeds the trial draws; change it for a fresh search, never needed otherwise
+    search_seed: int = 0
+    #: evaluations of every validator during adaptation (K, evenly spaced, the last one on the final
+    #: weights), written to <results>/_checkpoints/<cell_key>.parquet; 0 = none
+    checkpoints: int = Field(0, ge=0)
+    #: labelled target examples per class held out of the label budget for the ``target_val``
+    #: validator (the strategy trains on the rest of its budget); 0 = none
+    target_val: int = Field(0, ge=0)
     device: str = "auto"
     threads: int | None = Field(2, ge=1)
     #: per cell, for executors that schedule (Ray); not part of a cell's key
@@ -150,7 +190,13 @@ class Suite(BaseModel):
         for s in value:
             if s.name not in STRATEGIES:
                 raise ValueError(STRATEGIES.unknown_message(s.name))
-            STRATEGIES.get(s.name).validate_hparams(s.hparams)  # raises with the field and values
+            cls_ = STRATEGIES.get(s.name)
+            cls_.validate_hparams(s.hparams)  # raises with the field and values
+            space = entry_space(s)
+            unknown = sorted(set(space) - set(cls_.Hparams.model_fields))
+            if unknown:
+                raise ValueError(f"{s.name}: search dimensions {unknown} are not hyper-parameters "
+                                 f"(its hyper-parameters: {', '.join(cls_.Hparams.model_fields)})")
         return value
 
     @field_validator("pairs")
@@ -183,18 +229,29 @@ class Cell(BaseModel):
     selection: str
     protocol: Protocol = "two_stage"
     target_split: TargetSplit = "inductive"
+    #: hyper-parameter trial (0 = the strategy's defaults); ``hparams`` holds its values
+    trial: int = 0
+    #: validator evaluations during adaptation (0 = none)
+    checkpoints: int = 0
+    #: target labels per class carved out of the budget for the ``target_val`` validator
+    target_val: int = 0
 
     def key(self) -> str:
         """Stable hash of what determines the result (the suite's name does not)."""
         ident = self.model_dump(mode="json", exclude={"suite"})
-        ident["protocol_version"] = PROTOCOL_VERSION
+        for name in ("trial", "checkpoints", "target_val"):  # added later: keys of cells that
+            if ident[name] == 0:                                # do not use them stay as they were
+                del ident[name]
+        drop_new_defaults(ident)
+        ident["protocol"] = PROTOCOL_VERSION
         return stable_hash(ident)
 
     def source_key(self) -> str:
         """What the source stage depends on: cells sharing it share one source model."""
-        ident = {"backbone": self.backbone.model_dump(mode="json"), "source": self.source_domain,
-                 "seed": self.seed, "train": self.source.model_dump(mode="json"),
-                 "protocol": PROTOCOL_VERSION}
+        ident = drop_new_defaults({"backbone": self.backbone.model_dump(mode="json"),
+                                   "source": self.source_domain, "seed": self.seed,
+                                   "train": self.source.model_dump(mode="json")})
+        ident["protocol"] = PROTOCOL_VERSION
         return stable_hash(ident)
 
     @property
@@ -202,10 +259,12 @@ class Cell(BaseModel):
         return f"{self.source_domain}->{self.target_domain}"
 
     def describe(self) -> str:
-        hp = ",".join(f"{k}={v}" for k, v in sorted(self.hparams.items()) if v is not None)
+        hp = ",".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                      for k, v in sorted(self.hparams.items()) if v is not None)
+        trial = f" trial={self.trial}" if self.trial else ""
         proto = "".join(f" {v}" for v, d in ((self.protocol, "two_stage"), (self.target_split, "inductive"))
                         if v != d)
-        return (f"{self.backbone.name} {self.strategy}{'(' + hp + ')' if hp else ''} "
+        return (f"{self.backbone.name} {self.strategy}{trial}{'(' + hp + ')' if hp else ''} "
                 f"{self.pair} budget={self.label_budget} seed={self.seed}{proto}")
 
 
@@ -231,18 +290,39 @@ def load_suite(path: str | Path) -> Suite:
         raise SuiteError("\n".join(lines)) from None
 
 
-def expand(suite: Suite) -> list[Cell]:
-    """The suite's cells in a stable order (backbone, pair, seed outermost: cache-friendly)."""
+def entry_space(entry: StrategyEntry) -> dict[str, Any]:
+    """The search space of one suite entry: the strategy's own, overridden by the entry's
+    ``search``, without the hyper-parameters the entry fixes."""
+    from bench.search import merged_space
     from bench.strategies import STRATEGIES
 
+    return merged_space(STRATEGIES.get(entry.name).search_space, entry.search, entry.hparams)
+
+
+def entry_trials(suite: Suite, entry: StrategyEntry) -> list[dict[str, Any]]:
+    """Validated hyper-parameters of each trial of an entry; trial 0 is the defaults, and a
+    strategy with nothing to search has only trial 0."""
+    from bench.search import draw
+    from bench.strategies import STRATEGIES
+
+    cls, space = STRATEGIES.get(entry.name), entry_space(entry)
+    n = (entry.trials or suite.trials) if space else 1
+    return [cls.validate_hparams({**entry.hparams, **draw(entry.name, t, space, suite.search_seed)})
+            for t in range(n)]
+
+
+def expand(suite: Suite) -> list[Cell]:
+    """The suite's cells in a stable order (backbone, pair, seed outermost: cache-friendly)."""
+    trials = [entry_trials(suite, entry) for entry in suite.strategies]
     cells = []
-    for bb, pair, seed, entry in itertools.product(suite.backbones, suite.pairs, suite.seeds,
-                                                   suite.strategies):
-        hp = STRATEGIES.get(entry.name).validate_hparams(entry.hparams)
-        for budget in entry.label_budgets or suite.label_budgets:
-            cells.append(Cell(suite=suite.name, backbone=bb, strategy=entry.name, hparams=hp,
-                              source_domain=pair.source, target_domain=pair.target,
-                              label_budget=budget, seed=seed, source=suite.source,
-                              adapt=suite.adapt, selection=suite.selection, protocol=suite.protocol,
-                              target_split=suite.target_split))
+    for bb, pair, seed, (entry, hps) in itertools.product(suite.backbones, suite.pairs, suite.seeds,
+                                                          zip(suite.strategies, trials)):
+        for trial, hp in enumerate(hps):
+            for budget in entry.label_budgets or suite.label_budgets:
+                cells.append(Cell(suite=suite.name, backbone=bb, strategy=entry.name, hparams=hp,
+                                  source_domain=pair.source, target_domain=pair.target,
+                                  label_budget=budget, seed=seed, source=suite.source,
+                                  adapt=suite.adapt, selection=suite.selection, trial=trial,
+                                  checkpoints=suite.checkpoints, target_val=suite.target_val,
+                                  protocol=suite.protocol, target_split=suite.target_split))
     return cells
