@@ -10,7 +10,6 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from bench import source_stage
 from bench.backbones import BackboneSpec, create_model
 from bench.cell import cached_domain
 from bench.config import TrainConfig
@@ -48,6 +47,12 @@ def suite(**over) -> Suite:
     return Suite.model_validate({**spec, **over})
 
 
+def models(results: Path) -> list[Path]:
+    """The source models a run trained, as the cache on disk holds them."""
+    cache = results / "_source_models"
+    return [p for p in cache.iterdir() if not p.name.startswith(".")] if cache.exists() else []
+
+
 def rows_of(s: Suite, results: Path) -> list[dict]:
     rows: list[dict] = []
     run_suite(s, results, show_progress=False, on_row=rows.append)
@@ -58,18 +63,17 @@ def rows_of(s: Suite, results: Path) -> list[dict]:
 def test_joint_trains_no_source_stage(tmp_path):
     """Under joint a DA method starts from the initial weights: no source model is trained or
     written; source_only (source training alone) still has its source stage."""
-    source_stage.TRAINED.clear()
     joint = rows_of(suite(protocol="joint", strategies=["dann", "coral"]), tmp_path)
     assert [r["status"] for r in joint] == ["ok", "ok"]
-    assert source_stage.TRAINED == [] and not (tmp_path / "_source_models").exists()
+    assert not list(models(tmp_path))
     assert all(r["protocol"] == "joint" and r["source_wall_s"] == 0.0 for r in joint)
     assert all(math.isnan(r["target_acc_before"]) and math.isnan(r["forgetting"]) for r in joint)
 
-    rows_of(suite(protocol="joint", strategies=["source_only"]), tmp_path)
-    assert len(source_stage.TRAINED) == 1 and len(list((tmp_path / "_source_models").iterdir())) == 1
+    only = rows_of(suite(protocol="joint", strategies=["source_only"]), tmp_path)
+    assert only[0]["source_cached"] is False and len(list(models(tmp_path))) == 1
     two = rows_of(suite(strategies=["dann"]), tmp_path / "two")
     assert two[0]["protocol"] == "two_stage" and not math.isnan(two[0]["target_acc_before"])
-    assert len(source_stage.TRAINED) == 2
+    assert two[0]["source_cached"] is False and len(list(models(tmp_path / "two"))) == 1
 
 
 def test_protocol_and_target_split_are_part_of_the_key_and_recorded():
@@ -252,14 +256,13 @@ def test_tllib_office31_recipe_runs_end_to_end_on_a_generated_tree(tmp_path, mon
     raw.update(backbones=[{**raw["backbones"][0], "pretrained": False}],
                pairs=["office31/amazon@16 -> office31/webcam@16"], seeds=[0], threads=1, device="cpu",
                source={**raw["source"], **small}, adapt={**raw["adapt"], **small})
-    source_stage.TRAINED.clear()
     rows = rows_of(Suite.model_validate(raw), tmp_path / "results")
     cached_domain.cache_clear()
     assert {r["strategy"]: r["status"] for r in rows} == dict.fromkeys(
         ["source_only", "dann", "dan", "cdan", "mcc"], "ok"), [r["error"] for r in rows]
     assert all((r["protocol"], r["target_split"], r["steps"] if r["strategy"] != "source_only" else 4)
                == ("joint", "transductive", 4) for r in rows)
-    assert len(source_stage.TRAINED) == 1  # source_only's; the DA methods have none
+    assert len(models(tmp_path / "results")) == 1  # source_only's; the DA methods have none
     import pandas as pd
 
     text = render.markdown(reference_blocks(pd.DataFrame(rows)))
