@@ -42,7 +42,7 @@ COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("selection_rule", _STR, ""),
     # hyper-parameter trial of a search (0 = the strategy's defaults); hparams holds its values
     ("trial", _I64, 0),
-    # protocol choices (docs/protocols.md): joint / two-stage training, inductive / transductive target
+    # protocol choices (docs/training-protocols.md): joint / two-stage training, inductive / transductive target
     ("protocol", _STR, "two_stage"), ("target_split", _STR, "inductive"),
     # hash of everything in the cell that is not identity (steps, lr, selection, ...): rows whose
     # protocol_hash differs were measured under different protocols and are never pooled or compared
