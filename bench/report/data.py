@@ -80,8 +80,30 @@ def load(results: Iterable[str | Path]) -> pd.DataFrame:
     df["label_budget"] = df["label_budget"].astype(str)
     df["pair"] = df["source_domain"] + "->" + df["target_domain"]
     df["hparams"] = df["hparams"].fillna("{}")
-    variants = df.groupby("strategy")["hparams"].agg(lambda s: set(s))
-    df["method"] = [strategy_label(s, h, variants[s]) for s, h in zip(df["strategy"], df["hparams"])]
+    df = label_methods(df)
+    # a snapshot's time is its earliest start; a directory with no start times keeps its CLI order
+    started = pd.to_datetime(df["started_at"], utc=True, errors="coerce")
+    first = started.groupby(df["snapshot"]).transform("min")
+    df["snapshot_time"] = first
+    return df
+
+
+def label_methods(df: pd.DataFrame, by_hparams: bool = True) -> pd.DataFrame:
+    """Set ``method``: the strategy, with its hyper-parameters when it appears with several
+    (``by_hparams``; off after a search selected hyper-parameters per seed), and an oracle tag."""
+    df = df.copy()
+    if by_hparams:
+        variants = df.groupby("strategy")["hparams"].agg(lambda s: set(s))
+        df["method"] = [strategy_label(s, h, variants[s]) for s, h in zip(df["strategy"], df["hparams"])]
+    else:
+        df["method"] = df["strategy"]
+    # a protocol other than the default (joint, transductive) is named in every table, so the
+    # same strategy under two protocols shows as two named rows
+    # (the protocol-hash tag below then separates only what these names do not)
+    for col, default in (("protocol", "two_stage"), ("target_split", "inductive")):
+        if col in df:
+            other = df[col].fillna(default) != default
+            df.loc[other, "method"] = df.loc[other, "method"] + " [" + df.loc[other, col] + "]"
     # rows measured under different protocols (steps, lr, selection, ...) are never pooled: when a
     # method appears under several protocol hashes, each becomes its own labelled method
     df["protocol_hash"] = df["protocol_hash"].fillna("").replace("", "unknown")
@@ -91,16 +113,6 @@ def load(results: Iterable[str | Path]) -> pd.DataFrame:
     # docs/protocol.md: a selection that peeks at target-test labels is labelled as such in every table
     oracle = df["selection_rule"].astype(str).str.startswith("oracle")
     df.loc[oracle, "method"] = df.loc[oracle, "method"] + " [oracle selection]"
-    # a protocol other than the default (joint, transductive) is named in every table, so the
-    # same strategy under two protocols shows as two rows, never one mixed mean
-    for col, default in (("protocol", "two_stage"), ("target_split", "inductive")):
-        if col in df:
-            other = df[col].fillna(default) != default
-            df.loc[other, "method"] = df.loc[other, "method"] + " [" + df.loc[other, col] + "]"
-    # a snapshot's time is its earliest start; a directory with no start times keeps its CLI order
-    started = pd.to_datetime(df["started_at"], utc=True, errors="coerce")
-    first = started.groupby(df["snapshot"]).transform("min")
-    df["snapshot_time"] = first
     return df
 
 
