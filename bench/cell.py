@@ -26,6 +26,7 @@ from bench.strategies import AdaptContext, NotApplicable, get_strategy
 from bench.selection import Selector
 from bench.suite import Cell
 from bench.train import Diverged, StepLoop, evaluate
+from bench.transferability import cell_scores
 
 NAN = float("nan")
 ProgressFn = Callable[[str, int, int], None]  # (stage, step, total)
@@ -86,6 +87,9 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
 
     # 3. adaptation: the strategy sees target-train labels only within the budget
     labeled_idx = budget_indices(target.train.y, cell.label_budget, cell.seed)
+    # transferability scores: the source model on the labelled target examples, before adapting
+    row.update(cell_scores(model, target.train, labeled_idx, device, memo,
+                           f"{meta.get('source_key', '')}:{cell.target_domain}:{cell.label_budget}:{cell.seed}"))
     hp = strategy_cls.Hparams(**cell.hparams)
     steps = strategy_cls.total_steps(hp, cell.adapt.steps) if strategy_cls.trains else 0
     ctx = AdaptContext(
@@ -160,6 +164,7 @@ def base_row(cell: Cell, run_id: str, device: str) -> dict[str, Any]:
         "mem_baseline_bytes": 0, "adapt_wall_s": NAN, "source_wall_s": NAN, "steps": 0,
         "source_cached": False, "batch_size": cell.adapt.batch_size, "adapter_bytes": None,
         "a_distance_before": NAN, "a_distance_after": NAN, "extra": "{}",
+        "logme": NAN, "leep": NAN, "nce": NAN, "hscore": NAN,
         "status": "failed", "error": "",
         "started_at": datetime.now(timezone.utc), "finished_at": None, "git_sha": measure.git_sha(),
         "package_versions": measure.package_versions(), "device_name": measure.device_name(device),

@@ -42,6 +42,8 @@ SCHEMA = pa.schema(
         ("source_cached", pa.bool_()), ("batch_size", _I64), ("adapter_bytes", _I64),
         # domain alignment: proxy A-distance between source and target features, before / after
         ("a_distance_before", _F64), ("a_distance_after", _F64),
+        # transferability of the source model, before adaptation (bench/transferability.py)
+        ("logme", _F64), ("leep", _F64), ("nce", _F64), ("hscore", _F64),
         # anything else a strategy or stage wants on record, as a JSON object
         ("extra", _STR),
         # outcome
