@@ -153,7 +153,7 @@ def _params(strategy: Any) -> tuple[int, int]:
 def base_row(cell: Cell, run_id: str, device: str) -> dict[str, Any]:
     """Identity and provenance columns, accuracies and costs unset (NaN / 0)."""
     return {
-        "run_id": run_id, "suite": cell.suite, "cell_key": cell.key(), "backbone": cell.backbone.name,
+        "run_id": run_id, "suite": cell.suite, "cell_key": cell.key(), "backbone": cell.backbone.display_name,
         "strategy": cell.strategy, "hparams": json.dumps(cell.hparams, sort_keys=True),
         "source_domain": cell.source_domain, "target_domain": cell.target_domain,
         "label_budget": str(cell.label_budget), "seed": cell.seed, "selection_rule": cell.selection,

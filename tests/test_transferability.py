@@ -131,3 +131,18 @@ def test_every_row_has_the_scores_nan_at_budget_0_and_cached_per_budget(tmp_path
             assert by["source_only", budget][col] == by["linear_probe", budget][col]
     assert sum(k.startswith("transferability:") for k in memo) == 2
     assert by["source_only", "5"]["leep"] <= 0 and by["source_only", "5"]["nce"] <= 0
+
+
+def test_source_steps_make_distinct_source_models_with_their_own_label():
+    from bench.backbones import BackboneSpec
+    from bench.suite import Suite, expand
+
+    plain = BackboneSpec(name="small_cnn")
+    assert "source_steps" not in plain.model_dump(mode="json")  # old cell keys stay valid
+    suite = Suite(name="t", backbones=[{"name": "small_cnn", "source_steps": 5},
+                                       {"name": "small_cnn", "source_steps": 50},
+                                       {"name": "small_cnn", "kwargs": {"width": 8}, "label": "cnn-w8"}],
+                  strategies=["source_only"], pairs=["digits -> digits"])
+    cells = expand(suite)
+    assert [c.backbone.display_name for c in cells] == ["small_cnn@5", "small_cnn@50", "cnn-w8"]
+    assert len({c.source_key() for c in cells}) == 3

@@ -56,7 +56,7 @@ def expected_missing(results_dir: Path, finished: set[str]) -> list[dict]:
                 continue
             seen.add(key)
             rows.append({"run_id": record.get("run_id", ""), "suite": c.suite, "cell_key": key,
-                         "backbone": c.backbone.name, "strategy": c.strategy,
+                         "backbone": c.backbone.display_name, "strategy": c.strategy,
                          "hparams": json.dumps(c.hparams, sort_keys=True),
                          "source_domain": c.source_domain, "target_domain": c.target_domain,
                          "label_budget": str(c.label_budget), "seed": c.seed, "status": "missing",
