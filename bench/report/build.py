@@ -12,6 +12,7 @@ from bench.reference import reference_blocks
 from bench.report import plots, render
 from bench.report.data import NOT_OK, apply_filters, groups, latest, load, snapshot_order
 from bench.report.stats import CI_METHOD
+from bench.report.transferability import transferability_blocks
 from bench.report.tables import cost_frame, display_frame, fmt_cost, metric_table, numeric_frame
 
 SECONDARY = ("forgetting", "target_gain")
@@ -44,6 +45,7 @@ def build_report(results: list[str | Path], out: str | Path, metric: str = "targ
         for backbone, budget in groups(current):
             part = current[(current["backbone"] == backbone) & (current["label_budget"] == budget)]
             blocks += _group_blocks(out, part, metric, backbone, budget)
+        blocks += transferability_blocks(current)  # empty unless rows carry the scores
         blocks += _trend_blocks(out, everything, metric)
         blocks += reference_blocks(current)
         blocks += _status_blocks(current)
