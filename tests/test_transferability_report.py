@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -74,4 +75,4 @@ def test_report_code_does_not_import_torch():
     import sys
 
     code = "import sys, bench.report.transferability; assert 'torch' not in sys.modules"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=Path(__file__).parent.parent).returncode == 0
