@@ -52,52 +52,67 @@ def logme_evidence(f: np.ndarray, y: np.ndarray, alpha: float, beta: float) -> f
                  - beta / 2 * res - alpha / 2 * float(m @ m) - logdet / 2)
 
 
-def logme_fixed_point(f: np.ndarray, y: np.ndarray, max_iter: int = 100,
-                      tol: float = 1e-8) -> tuple[float, float]:
+def _svd(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``U`` and the singular values of ``F``: one decomposition serves every class."""
+    u, sv, _ = np.linalg.svd(np.asarray(f, dtype=np.float64), full_matrices=False)
+    return u, sv
+
+
+def logme_fixed_point(f: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = 1e-8,
+                      svd: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
     """``(alpha, beta)`` maximising the evidence, by LogME's fixed-point iteration (Algorithm 1)::
 
         gamma = sum_i beta s_i / (alpha + beta s_i)        (s_i: eigenvalues of F'F)
         alpha <- gamma / m'm,   beta <- (n - gamma) / ||F m - y||^2
 
-    computed in the SVD basis of ``F`` so one decomposition serves every class. The reference code
-    stops after 11 iterations or at a 1% change of ``alpha / beta``; iterating to ``tol`` instead
-    changes the score in the third decimal at most and makes it a property of the data alone.
+    computed in the SVD basis of ``F``. The reference code stops after 11 iterations or at a 1%
+    change of ``alpha / beta``; iterating to ``tol`` instead makes the score a property of the
+    data alone (it moves in the third decimal at most).
     """
-    f = np.asarray(f, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    n = f.shape[0]
-    u, sv, _ = np.linalg.svd(f, full_matrices=False)
-    s = sv**2
+    return _fixed_point(np.asarray(y, dtype=np.float64), *(svd or _svd(f)), max_iter, tol)[:2]
+
+
+def _fixed_point(y: np.ndarray, u: np.ndarray, sv: np.ndarray, max_iter: int = 100,
+                 tol: float = 1e-8) -> tuple[float, float, float, float, np.ndarray]:
+    """``(alpha, beta, m'm, ||F m - y||^2, s)`` at the fixed point, all in the SVD basis."""
+    n, s = len(y), sv**2
     z = u.T @ y                        # y in the column space of F
-    outside = float(y @ y - z @ z)     # ||y||^2 outside that space: every m leaves it as residual
+    outside = max(float(y @ y - z @ z), 0.0)  # the part of y no m can fit: always residual
     alpha, beta = 1.0, 1.0
     for _ in range(max_iter):
         shrink = beta * s / (alpha + beta * s)
         gamma = float(shrink.sum())
         mm = float(((beta * sv * z / (alpha + beta * s)) ** 2).sum())    # m'm
-        res = float(((z * (1 - shrink)) ** 2).sum()) + max(outside, 0.0)  # ||F m - y||^2
-        new_alpha = gamma / max(mm, 1e-30)
-        new_beta = (n - gamma) / max(res, 1e-30)
+        res = float(((z * (1 - shrink)) ** 2).sum()) + outside          # ||F m - y||^2
+        new_alpha, new_beta = gamma / max(mm, 1e-30), (n - gamma) / max(res, 1e-30)
         done = abs(new_alpha / new_beta - alpha / beta) <= tol * alpha / beta
         alpha, beta = new_alpha, new_beta
         if done:
             break
-    return alpha, beta
+    shrink = beta * s / (alpha + beta * s)
+    mm = float(((beta * sv * z / (alpha + beta * s)) ** 2).sum())
+    res = float(((z * (1 - shrink)) ** 2).sum()) + outside
+    return alpha, beta, mm, res, s
 
 
 def logme(features: np.ndarray, labels: np.ndarray) -> float:
     """LogME (You et al., 2021): for each class ``k`` the one-vs-rest target ``y_k = [labels == k]``
     is fitted by Bayesian linear regression on the features; the score is the mean over classes of
     the maximised log evidence divided by ``n``. Higher: the features explain the labels linearly
-    with less model complexity."""
+    with less model complexity. The evidence is :func:`logme_evidence`'s closed form written in
+    the SVD basis (``log|A| = sum_i log(alpha + beta s_i) + (d - r) log alpha``), so one SVD
+    serves every class and no ``d x d`` system is solved."""
     f = np.asarray(features, dtype=np.float64)
     labels = np.asarray(labels)
-    total = 0.0
-    classes = np.unique(labels)
+    n, d = f.shape
+    u, sv = _svd(f)
+    total, classes = 0.0, np.unique(labels)
     for k in classes:
-        y = (labels == k).astype(np.float64)
-        alpha, beta = logme_fixed_point(f, y)
-        total += logme_evidence(f, y, alpha, beta) / len(y)
+        alpha, beta, mm, res, s = _fixed_point((labels == k).astype(np.float64), u, sv)
+        logdet = float(np.log(alpha + beta * s).sum()) + (d - len(s)) * math.log(alpha)
+        evidence = (n / 2 * math.log(beta) + d / 2 * math.log(alpha) - n / 2 * math.log(2 * math.pi)
+                    - beta / 2 * res - alpha / 2 * mm - logdet / 2)
+        total += evidence / n
     return total / len(classes)
 
 
@@ -189,12 +204,17 @@ def cell_scores(model: Any, target_train: Any, labeled_idx: Any, device: str, me
 
         from bench.strategies.linear_probe import extract_features
 
+        from threadpoolctl import threadpool_limits
+
         labeled = target_train.take(labeled_idx)
         was_training = model.training
         feats = extract_features(model, labeled.x, device)
         with torch.no_grad():
             logits = model.head(feats)
         model.train(was_training)
-        memo[memo_key] = all_scores(feats.cpu().double().numpy(), logits.cpu().double().numpy(),
-                                    labeled.y.numpy())
+        # numpy's BLAS would otherwise start a thread per core beside torch's (the suite's
+        # `threads`): on a shared machine that made LogME 50x slower
+        with threadpool_limits(limits=torch.get_num_threads()):
+            memo[memo_key] = all_scores(feats.cpu().double().numpy(), logits.cpu().double().numpy(),
+                                        labeled.y.numpy())
     return dict(memo[memo_key])

@@ -44,9 +44,10 @@ def test_logme_fixed_point_maximises_the_evidence(shape):
         assert _direct_log_marginal(f, y, alpha * da, beta * db) < best
 
 
-def test_logme_is_mean_over_classes_of_per_sample_evidence():
+@pytest.mark.parametrize("dim", [2, 12])  # fewer features than samples, and more
+def test_logme_is_mean_over_classes_of_per_sample_evidence(dim):
     rng = np.random.default_rng(2)
-    f = rng.normal(size=(9, 2))
+    f = rng.normal(size=(9, dim))
     labels = np.array([0, 1, 2] * 3)
     expected = 0.0
     for k in range(3):
