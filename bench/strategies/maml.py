@@ -91,7 +91,7 @@ class Maml(Strategy):
     def finish(self) -> None:
         """Adapt to the labelled target examples within the budget with the inner loop, in place."""
         hp = self.hp
-        self.model.eval() if hp.head_only else self.model.train()
+        self.model.train(not hp.head_only)  # ANIL: features as evaluated; MAML: as meta-trained
         start = {n: p.detach().requires_grad_(True) for n, p in self.fast_module.named_parameters()}
         with torch.enable_grad():
             for _ in range(hp.inner_steps):  # one step per batch of the (usually whole) support set

@@ -67,6 +67,8 @@ class ProtoNet(Strategy):
             return
         self.episodes = EpisodeSampler(self.ctx.source_train, hp.n_way, hp.k_shot, hp.n_query,
                                        self.ctx.seed + 5, self.ctx.device)
+        for p in self.model.head.parameters():  # the prototypes replace the head
+            p.requires_grad_(False)
         self.opt = self.optimizer(self.model.backbone.parameters())
 
     def update(self, step: int) -> dict[str, float]:
