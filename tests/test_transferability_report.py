@@ -76,3 +76,15 @@ def test_report_code_does_not_import_torch():
 
     code = "import sys, bench.report.transferability; assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=Path(__file__).parent.parent).returncode == 0
+
+
+def test_report_blocks_write_the_table_files(tmp_path):
+    from bench.report.render import markdown
+    from bench.report.transferability import transferability_blocks
+
+    blocks = transferability_blocks(planted(), tmp_path)
+    text = markdown(blocks)
+    assert "none of the four scores depends on the adapted model" in text and "+0.22" in text
+    csv = pd.read_csv(tmp_path / "tables" / "transferability.csv")
+    assert set(csv["score"]) == {"logme", "leep", "nce"}
+    assert (tmp_path / "tables" / "transferability.tex").exists()

@@ -45,7 +45,7 @@ def build_report(results: list[str | Path], out: str | Path, metric: str = "targ
         for backbone, budget in groups(current):
             part = current[(current["backbone"] == backbone) & (current["label_budget"] == budget)]
             blocks += _group_blocks(out, part, metric, backbone, budget)
-        blocks += transferability_blocks(current)  # empty unless rows carry the scores
+        blocks += transferability_blocks(current, out)  # empty unless rows carry the scores
         blocks += _trend_blocks(out, everything, metric)
         blocks += reference_blocks(current)
         blocks += _status_blocks(current)

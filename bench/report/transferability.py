@@ -16,6 +16,7 @@ adaptation, so they are one number per source model and cannot rank strategies.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -109,12 +110,20 @@ def best_scores(frame: pd.DataFrame) -> pd.Series:
     return frame.groupby("score")["tau"].mean().sort_values(ascending=False) if not frame.empty else pd.Series()
 
 
-def transferability_blocks(rows: pd.DataFrame, reference: str = "full_finetune") -> list[tuple]:
-    """Report blocks (see ``bench.report.render``); empty when no row carries the scores."""
+def transferability_blocks(rows: pd.DataFrame, out: Path | None = None,
+                           reference: str = "full_finetune") -> list[tuple]:
+    """Report blocks (see ``bench.report.render``); empty when no row carries the scores. With
+    ``out``, also ``tables/transferability.csv`` (one row per pair x budget x axis x score) and
+    ``.tex``."""
     frame = predictor_frame(rows, reference)
     if frame.empty:
         return []
     text, bold = predictor_table(frame)
+    if out is not None:
+        from bench.report.render import write_table
+
+        write_table(Path(out), "transferability", text, bold, frame.set_index("pair"),
+                    f"Kendall tau of transferability scores vs {reference} target accuracy")
     overall = ", ".join(f"`{s}` {t:+.2f}" for s, t in best_scores(frame).items())
     return [("h2", "Transferability: which score predicts the fine-tuned accuracy"),
             ("p", NOTE.format(ref=reference)), ("table", text, bold),
