@@ -19,7 +19,8 @@ import torch
 from bench import measure
 from bench.backbones import BACKBONES, count_params
 from bench.data.base import Domain, load_domain
-from bench.data.budget import budget_indices
+from bench.checkpoints import CheckpointRecorder, checkpoint_steps
+from bench.data.budget import budget_indices, carve_validation
 from bench.footprint import TensorFootprint, optimizers_of
 from bench.source_stage import initial_model, source_model
 from bench.strategies import AdaptContext, NotApplicable, get_strategy
@@ -88,8 +89,11 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
     # 3. adaptation: the strategy sees target-train labels only within the budget
     labeled_idx = budget_indices(target.train.y, cell.label_budget, cell.seed)
     # transferability scores: the source model on the labelled target examples, before adapting
+    # (every label of the budget, before target_val is carved out of it)
     row.update(cell_scores(model, target.train, labeled_idx, device, memo,
                            f"{meta.get('source_key', '')}:{cell.target_domain}:{cell.label_budget}:{cell.seed}"))
+    # target_val: labels carved out of the budget for validation; the strategy trains on the rest
+    labeled_idx, held_idx = carve_validation(target.train.y, labeled_idx, cell.target_val, cell.seed)
     hp = strategy_cls.Hparams(**cell.hparams)
     steps = strategy_cls.total_steps(hp, cell.adapt.steps) if strategy_cls.trains else 0
     ctx = AdaptContext(
@@ -101,6 +105,17 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
     torch.manual_seed(cell.seed)
     strategy = strategy_cls(model, ctx, hp)
     selector = Selector(cell.selection, strategy, source.val, device, target_x=target.train.x)
+    recorder = CheckpointRecorder(row["cell_key"], strategy, source, target, target.train.take(held_idx),
+                                  device, cell.seed) if cell.checkpoints else None
+    at = checkpoint_steps(steps, cell.checkpoints)
+    every = selector.every(steps) if selector.active else 0
+
+    def checkpoint(step: int) -> None:  # off the clock (StepLoop pauses it)
+        if every and step % every == 0:
+            selector.check(step)
+        if recorder is not None and step in at:
+            recorder.record(step)
+
     loop = StepLoop(steps, device, on_step=(lambda s, t: progress("adapt", s, t)) if progress else None)
     t0 = time.perf_counter()
     footprint = TensorFootprint(model)  # tensor-counted memory: comparable between methods on CPU
@@ -109,9 +124,12 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
         footprint.model = strategy.model
         strategy.model.train()
         loop.run(footprint.wrap(strategy.update), lambda: ctx.samples_seen, set_step=lambda s: setattr(ctx, "step", s),
-                 checkpoint=selector.check if selector.active else None, every=selector.every(steps))
+                 checkpoint=checkpoint if (every or at) else None, every=every, at=at)
         strategy.finish()
     row["adapt_wall_s"] = time.perf_counter() - t0
+    if recorder is not None:  # the final weights, before any in-run selection swaps them
+        recorder.record(steps, final=True)
+        recorder.write(results_dir)  # before the row: a cell with a row always has its checkpoints
     selector.restore_best()
     row.update(steps=steps, train_samples_per_s=loop.samples_per_s, mem_kind=mem.kind,
                peak_mem_allocated_bytes=mem.allocated, peak_mem_reserved_bytes=mem.reserved,
@@ -120,6 +138,8 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
     # parameter-efficient strategies report their saved adapter's size and extra costs
     row["adapter_bytes"] = getattr(strategy, "adapter_bytes", None)
     extra = {**footprint.summary(optimizers_of(strategy)), **getattr(strategy, "extra", {})}
+    if cell.target_val:  # the budget the strategy trained on, and what target_val held out
+        extra.update(target_val_labels=len(held_idx), target_train_labels=len(labeled_idx))
     row["extra"] = json.dumps(extra, sort_keys=True)
 
     # 4. after adaptation
@@ -156,7 +176,8 @@ def base_row(cell: Cell, run_id: str, device: str) -> dict[str, Any]:
         "run_id": run_id, "suite": cell.suite, "cell_key": cell.key(), "backbone": cell.backbone.display_name,
         "strategy": cell.strategy, "hparams": json.dumps(cell.hparams, sort_keys=True),
         "source_domain": cell.source_domain, "target_domain": cell.target_domain,
-        "label_budget": str(cell.label_budget), "seed": cell.seed, "selection_rule": cell.selection,
+        "label_budget": str(cell.label_budget), "seed": cell.seed, "trial": cell.trial,
+        "selection_rule": cell.selection,
         "target_acc": NAN, "target_acc_before": NAN, "source_acc_before": NAN, "source_acc_after": NAN,
         "forgetting": NAN, "target_gain": NAN, "trainable_params": 0, "total_params": 0,
         "train_samples_per_s": NAN, "infer_samples_per_s": NAN, "peak_mem_allocated_bytes": 0,

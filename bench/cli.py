@@ -111,27 +111,39 @@ def _print_grid(suite, results_dir: Path) -> None:
 
     done = finished_keys(results_dir)
     table = Table(title=f"suite {suite.name}: cells")
-    for col in ("key", "backbone", "strategy", "hparams", "pair", "budget", "seed", "done"):
+    for col in ("key", "backbone", "strategy", "trial", "hparams", "pair", "budget", "seed", "done"):
         table.add_column(col)
     cells = expand(suite)
     for c in cells:
-        hp = ",".join(f"{k}={v}" for k, v in sorted(c.hparams.items()) if v is not None)
-        table.add_row(c.key(), c.backbone.display_name, c.strategy, hp, c.pair, str(c.label_budget),
+        hp = ",".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                      for k, v in sorted(c.hparams.items()) if v is not None)
+        table.add_row(c.key(), c.backbone.display_name, c.strategy, str(c.trial), hp, c.pair, str(c.label_budget),
                       str(c.seed), "yes" if c.key() in done else "")
     Console(width=None if sys.stdout.isatty() else 200).print(table)  # logs: no truncation
     n_done = sum(c.key() in done for c in cells)
     click.echo(f"{len(cells)} cells, {n_done} done, {len(cells) - n_done} to run into {results_dir}")
+    if suite.trials > 1 or any(e.trials for e in suite.strategies):
+        from bench.suite import entry_space
+
+        for entry in suite.strategies:  # what each trial draws from (trial 0: the defaults)
+            space = entry_space(entry)
+            click.echo(f"search {entry.name}: " + (", ".join(f"{k} ~ {v}" for k, v in space.items())
+                                                   if space else "nothing to search (one trial)"))
 
 
 @main.command(name="list")
-@click.argument("what", type=click.Choice(["all", "backbones", "strategies", "domains"]), default="all")
+@click.argument("what", type=click.Choice(["all", "backbones", "strategies", "domains", "validators"]),
+                default="all")
 def list_(what: str) -> None:
-    """List registered backbones, strategies and domains (families as prefix/*)."""
+    """List registered backbones, strategies, domains (families as prefix/*) and validators
+    (the model-selection scores recorded at each checkpoint)."""
     from bench.backbones import BACKBONES
     from bench.data import DOMAINS
     from bench.strategies import STRATEGIES
+    from bench.validators import VALIDATORS
 
-    for name, reg in (("backbones", BACKBONES), ("strategies", STRATEGIES), ("domains", DOMAINS)):
+    for name, reg in (("backbones", BACKBONES), ("strategies", STRATEGIES), ("domains", DOMAINS),
+                      ("validators", VALIDATORS)):
         if what in ("all", name):
             click.echo(f"{name}:")
             for entry, obj in sorted(reg.describe().items()):

@@ -31,6 +31,8 @@ SCHEMA = pa.schema(
         ("run_id", _STR), ("suite", _STR), ("cell_key", _STR), ("backbone", _STR),
         ("strategy", _STR), ("hparams", _STR), ("source_domain", _STR), ("target_domain", _STR),
         ("label_budget", _STR), ("seed", _I64), ("selection_rule", _STR),
+        # hyper-parameter trial of a search (0 = the strategy's defaults); hparams holds its values
+        ("trial", _I64),
         # accuracy, in percent; forgetting and gain in points
         ("target_acc", _F64), ("target_acc_before", _F64), ("source_acc_before", _F64),
         ("source_acc_after", _F64), ("forgetting", _F64), ("target_gain", _F64),

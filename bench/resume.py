@@ -55,7 +55,8 @@ def _pid_alive(pid: int) -> bool:
 def clean_stale_tmp(results_dir: Path) -> list[Path]:
     """Delete temporary result files whose writer is gone; return what was deleted."""
     here, now, removed = socket.gethostname().replace(".", "_"), time.time(), []
-    for tmp in results_dir.glob(".*.tmp"):
+    # checkpoint tables are written the same way, one folder down
+    for tmp in [*results_dir.glob(".*.tmp"), *(results_dir / "_checkpoints").glob(".*.tmp")]:
         parts = tmp.name.split(".")  # ['', key, 'host-pid', rand, 'tmp']
         host, _, pid = parts[2].rpartition("-") if len(parts) == 5 else ("", "", "")
         try:

@@ -54,6 +54,10 @@ class StrategyEntry(BaseModel):
 
     name: str
     label_budgets: list[Budget] | None = None
+    #: hyper-parameter trials for this entry (the suite's ``trials`` when unset); trial 0 = defaults
+    trials: int | None = Field(None, ge=1)
+    #: dimensions replacing the strategy's ``search_space`` ones, e.g. ``lr: loguniform(1e-4, 1e-2)``
+    search: dict[str, Any] | None = None
 
     @field_validator("label_budgets")
     @classmethod
@@ -99,6 +103,16 @@ class Suite(BaseModel):
     #: how the adapted model is chosen; only rules that use data the strategy may see
     #: (``target_entropy``: lowest mean prediction entropy on unlabelled target-train inputs)
     selection: Literal["last", "source_val", "target_entropy"] = "last"
+    #: hyper-parameter trials per strategy entry (trial 0 = the defaults; see bench/search.py)
+    trials: int = Field(1, ge=1)
+    #: seeds the trial draws; change it for a fresh search, never needed otherwise
+    search_seed: int = 0
+    #: evaluations of every validator during adaptation (K, evenly spaced, the last one on the final
+    #: weights), written to <results>/_checkpoints/<cell_key>.parquet; 0 = none
+    checkpoints: int = Field(0, ge=0)
+    #: labelled target examples per class held out of the label budget for the ``target_val``
+    #: validator (the strategy trains on the rest of its budget); 0 = none
+    target_val: int = Field(0, ge=0)
     device: str = "auto"
     threads: int | None = Field(2, ge=1)
     #: per cell, for executors that schedule (Ray); not part of a cell's key
@@ -143,7 +157,13 @@ class Suite(BaseModel):
         for s in value:
             if s.name not in STRATEGIES:
                 raise ValueError(STRATEGIES.unknown_message(s.name))
-            STRATEGIES.get(s.name).validate_hparams(s.hparams)  # raises with the field and values
+            cls_ = STRATEGIES.get(s.name)
+            cls_.validate_hparams(s.hparams)  # raises with the field and values
+            space = entry_space(s)
+            unknown = sorted(set(space) - set(cls_.Hparams.model_fields))
+            if unknown:
+                raise ValueError(f"{s.name}: search dimensions {unknown} are not hyper-parameters "
+                                 f"(its hyper-parameters: {', '.join(cls_.Hparams.model_fields)})")
         return value
 
     @field_validator("pairs")
@@ -174,10 +194,19 @@ class Cell(BaseModel):
     source: TrainConfig
     adapt: TrainConfig
     selection: str
+    #: hyper-parameter trial (0 = the strategy's defaults); ``hparams`` holds its values
+    trial: int = 0
+    #: validator evaluations during adaptation (0 = none)
+    checkpoints: int = 0
+    #: target labels per class carved out of the budget for the ``target_val`` validator
+    target_val: int = 0
 
     def key(self) -> str:
         """Stable hash of what determines the result (the suite's name does not)."""
         ident = self.model_dump(mode="json", exclude={"suite"})
+        for name in ("trial", "checkpoints", "target_val"):  # added later: keys of cells that
+            if ident[name] == 0:                                # do not use them stay as they were
+                del ident[name]
         ident["protocol"] = PROTOCOL_VERSION
         return stable_hash(ident)
 
@@ -193,8 +222,10 @@ class Cell(BaseModel):
         return f"{self.source_domain}->{self.target_domain}"
 
     def describe(self) -> str:
-        hp = ",".join(f"{k}={v}" for k, v in sorted(self.hparams.items()) if v is not None)
-        return (f"{self.backbone.name} {self.strategy}{'(' + hp + ')' if hp else ''} "
+        hp = ",".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                      for k, v in sorted(self.hparams.items()) if v is not None)
+        trial = f" trial={self.trial}" if self.trial else ""
+        return (f"{self.backbone.name} {self.strategy}{trial}{'(' + hp + ')' if hp else ''} "
                 f"{self.pair} budget={self.label_budget} seed={self.seed}")
 
 
@@ -220,17 +251,38 @@ def load_suite(path: str | Path) -> Suite:
         raise SuiteError("\n".join(lines)) from None
 
 
-def expand(suite: Suite) -> list[Cell]:
-    """The suite's cells in a stable order (backbone, pair, seed outermost: cache-friendly)."""
+def entry_space(entry: StrategyEntry) -> dict[str, Any]:
+    """The search space of one suite entry: the strategy's own, overridden by the entry's
+    ``search``, without the hyper-parameters the entry fixes."""
+    from bench.search import merged_space
     from bench.strategies import STRATEGIES
 
+    return merged_space(STRATEGIES.get(entry.name).search_space, entry.search, entry.hparams)
+
+
+def entry_trials(suite: Suite, entry: StrategyEntry) -> list[dict[str, Any]]:
+    """Validated hyper-parameters of each trial of an entry; trial 0 is the defaults, and a
+    strategy with nothing to search has only trial 0."""
+    from bench.search import draw
+    from bench.strategies import STRATEGIES
+
+    cls, space = STRATEGIES.get(entry.name), entry_space(entry)
+    n = (entry.trials or suite.trials) if space else 1
+    return [cls.validate_hparams({**entry.hparams, **draw(entry.name, t, space, suite.search_seed)})
+            for t in range(n)]
+
+
+def expand(suite: Suite) -> list[Cell]:
+    """The suite's cells in a stable order (backbone, pair, seed outermost: cache-friendly)."""
+    trials = [entry_trials(suite, entry) for entry in suite.strategies]
     cells = []
-    for bb, pair, seed, entry in itertools.product(suite.backbones, suite.pairs, suite.seeds,
-                                                   suite.strategies):
-        hp = STRATEGIES.get(entry.name).validate_hparams(entry.hparams)
-        for budget in entry.label_budgets or suite.label_budgets:
-            cells.append(Cell(suite=suite.name, backbone=bb, strategy=entry.name, hparams=hp,
-                              source_domain=pair.source, target_domain=pair.target,
-                              label_budget=budget, seed=seed, source=suite.source,
-                              adapt=suite.adapt, selection=suite.selection))
+    for bb, pair, seed, (entry, hps) in itertools.product(suite.backbones, suite.pairs, suite.seeds,
+                                                          zip(suite.strategies, trials)):
+        for trial, hp in enumerate(hps):
+            for budget in entry.label_budgets or suite.label_budgets:
+                cells.append(Cell(suite=suite.name, backbone=bb, strategy=entry.name, hparams=hp,
+                                  source_domain=pair.source, target_domain=pair.target,
+                                  label_budget=budget, seed=seed, source=suite.source,
+                                  adapt=suite.adapt, selection=suite.selection, trial=trial,
+                                  checkpoints=suite.checkpoints, target_val=suite.target_val))
     return cells

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Collection, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -54,8 +54,10 @@ class StepLoop:
 
     def run(self, update: Callable[[int], dict[str, float]], samples: Callable[[], int],
             set_step: Callable[[int], None] = lambda s: None,
-            checkpoint: Callable[[int], None] | None = None, every: int = 0) -> dict[str, float]:
-        """``checkpoint(step)`` (model selection) runs every ``every`` steps, off the clock."""
+            checkpoint: Callable[[int], None] | None = None, every: int = 0,
+            at: Collection[int] = ()) -> dict[str, float]:
+        """``checkpoint(step)`` (model selection, validators) runs every ``every`` steps and after
+        each step in ``at``, off the clock."""
         last: dict[str, float] = {}
         t0, n0, paused = time.perf_counter(), 0, 0.0
         for step in range(self.steps):
@@ -67,7 +69,7 @@ class StepLoop:
             loss = last.get("loss", 0.0)
             if not math.isfinite(loss):
                 raise Diverged(step, loss)
-            if checkpoint is not None and every and (step + 1) % every == 0:
+            if checkpoint is not None and ((every and (step + 1) % every == 0) or step + 1 in at):
                 sync(self.device)
                 c0 = time.perf_counter()
                 checkpoint(step + 1)

@@ -130,3 +130,24 @@ def test_a_strategy_without_batch_norm_fails_with_a_clear_message(tmp_path):
               source={"steps": 5, "batch_size": 32}, adapt={"steps": 2, "batch_size": 32})
     row = run_cell(expand(s)[0], tmp_path)
     assert row["status"] == "failed" and "BatchNorm" in row["error"]
+
+
+@pytest.mark.parametrize("schedule", ["paper", "warm_start"])
+def test_dann_lambda_under_either_schedule_is_its_formula(schedule):
+    """paper: 2/(1+exp(-gamma p))-1 over progress p; warm_start (Transfer-Learning-Library):
+    2/(1+exp(-alpha i/max_iters))-1 over iterations i, whatever the run's length."""
+    from types import SimpleNamespace
+
+    cls = get_strategy("dann")
+    hp = cls.Hparams(schedule=schedule, alpha=2.0, max_iters=400, gamma=7.0)
+    for step, steps in [(0, 500), (100, 500), (250, 500), (500, 500), (300, 1000)]:
+        strategy = SimpleNamespace(hp=hp, ctx=SimpleNamespace(step=step, progress=step / steps))
+        lam = cls.lam.fget(strategy)
+        expected = (2 / (1 + math.exp(-7.0 * step / steps)) - 1 if schedule == "paper"
+                    else 2 / (1 + math.exp(-2.0 * step / 400)) - 1)
+        assert lam == pytest.approx(expected)
+    from bench.alignment import warm_start_lambda
+
+    assert warm_start_lambda(500) == pytest.approx(2 / (1 + math.exp(-0.5)) - 1)  # TLL defaults: 0.245
+    assert warm_start_lambda(0) == 0.0 and warm_start_lambda(10**6, lo=0.1, hi=0.9) == pytest.approx(0.9)
+    assert "schedule" in cls.search_space and "schedule" in get_strategy("cdan").search_space

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from bench.search import loguniform
 from bench.strategies.base import Hparams, Strategy
 
 
@@ -36,6 +37,7 @@ def cat_inputs(parts: list[Any]) -> Any:
 
 class UDAStrategy(Strategy):
     Hparams = UDAHparams
+    search_space = {"lr": loguniform(3e-4, 3e-3), "trade_off": loguniform(0.1, 3.0)}
 
     def extra_modules(self) -> list[nn.Module]:
         """Modules trained alongside the model (e.g. a domain discriminator)."""

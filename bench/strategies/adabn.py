@@ -19,6 +19,7 @@ def batch_norms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
 @STRATEGIES.register("adabn")
 class AdaBN(Strategy):
     trains = False
+    search_space = {}  # nothing to tune: one trial
 
     @torch.no_grad()
     def finish(self) -> None:

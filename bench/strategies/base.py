@@ -23,6 +23,7 @@ from torch import nn
 
 from bench.data.base import Split, take, to_device
 from bench.registry import Registry
+from bench.search import loguniform
 from bench.config import TrainConfig
 from bench.data.sampler import Sampler
 
@@ -89,6 +90,9 @@ class Strategy:
     needs_target_labels: ClassVar[bool] = False
     #: whether ``update`` is called at all (``source_only`` and ``adabn`` take no gradient steps)
     trains: ClassVar[bool] = True
+    #: default hyper-parameter search space (``bench.search``); a suite entry asking for
+    #: ``trials: N`` draws N - 1 settings from it besides the defaults (trial 0)
+    search_space: ClassVar[dict[str, Any]] = {"lr": loguniform(1e-4, 1e-2)}
 
     def __init__(self, model: nn.Module, ctx: AdaptContext, hp: Hparams):
         self.model, self.ctx, self.hp = model, ctx, hp

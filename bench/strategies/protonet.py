@@ -72,6 +72,7 @@ class ProtoNet(Strategy):
         self.opt = self.optimizer(self.model.backbone.parameters())
 
     def update(self, step: int) -> dict[str, float]:
+        self.protos = None  # the backbone moves: prototypes are rebuilt when next needed
         ep = self.episodes.next()
         self.ctx.source.samples += len(ep.indices)  # so throughput counts episode examples
         feats = self.model.features(concat(ep.support_x, ep.query_x))
@@ -82,17 +83,27 @@ class ProtoNet(Strategy):
         target = torch.searchsorted(classes, ep.query_y)
         return self.step_loss(self.opt, F.cross_entropy(logits, target))
 
+    protos: torch.Tensor | None = None  # built from the current weights on first use
+
     @torch.no_grad()
     def finish(self) -> None:
-        """Prototypes from the labelled target examples within the budget (and nothing else)."""
         self.model.eval()
-        support = self.ctx.target_labeled
-        feats = torch.cat([self.model.features(xb) for _, xb in batches(support.x, self.ctx.device)])
-        self.protos = prototypes(feats, support.y.to(feats.device), self.ctx.num_classes)
+        self.protos = None
+
+    @torch.no_grad()
+    def prototypes_now(self) -> torch.Tensor:
+        """Prototypes from the labelled target examples within the budget (and nothing else), with
+        the model as it is now: after ``finish``, or at a checkpoint during episodic training."""
+        if self.protos is None:
+            support = self.ctx.target_labeled
+            feats = torch.cat([self.model.features(xb) for _, xb in batches(support.x, self.ctx.device)])
+            self.protos = prototypes(feats, support.y.to(feats.device), self.ctx.num_classes)
+        return self.protos
 
     @torch.no_grad()
     def predict(self, x) -> torch.Tensor:
-        return proto_logits(self.model.features(x), self.protos, self.hp.distance, self.hp.cosine_scale)
+        return proto_logits(self.model.features(x), self.prototypes_now(), self.hp.distance,
+                            self.hp.cosine_scale)
 
 
 def concat(a, b):

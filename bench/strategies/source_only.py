@@ -5,3 +5,4 @@ from bench.strategies.base import STRATEGIES, Strategy
 @STRATEGIES.register("source_only")
 class SourceOnly(Strategy):
     trains = False
+    search_space = {}  # nothing to tune: one trial
