@@ -124,7 +124,8 @@ def test_few_shot_strategies_run_through_the_harness(tmp_path):
                   strategies=[{"name": "protonet"}, {"name": "protonet", "episodic_steps": 10, "distance": "cosine"},
                               {"name": "maml", "steps": 10}],
                   pairs=["moons -> moons-rot/30"], label_budgets=[0, 5], seeds=[0],
-                  source={"steps": 30, "batch_size": 32, "lr": 0.01}, adapt={"steps": 10, "batch_size": 32})
+                  source={"steps": 30, "batch_size": 32, "lr": 0.01}, adapt={"steps": 10, "batch_size": 32},
+                  checkpoints=2)  # a checkpoint mid-training evaluates the strategy's predict
     rows = [run_cell(c, tmp_path) for c in expand(suite)]
     for row in rows:
         if row["label_budget"] == "0":
