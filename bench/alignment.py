@@ -57,7 +57,11 @@ def covariance(x: torch.Tensor) -> torch.Tensor:
 
 
 def mmd_linear(fs: torch.Tensor, ft: torch.Tensor) -> torch.Tensor:
-    """First and second moment matching: ||mu_S - mu_T||^2 + ||Sigma_S - Sigma_T||_F^2."""
+    """First and second moment matching: ||mu_S - mu_T||^2 + ||Sigma_S - Sigma_T||_F^2.
+
+    The first term is the linear-kernel MMD^2; the second is unnormalised (4 d^2 times CORAL's
+    loss), so its scale grows with the feature width. The ``moments`` strategy; not the
+    Gaussian-kernel MMD of the literature (that is ``mmd``)."""
     mean_gap = (fs.mean(0) - ft.mean(0)).pow(2).sum()
     return mean_gap + (covariance(fs) - covariance(ft)).pow(2).sum()
 
@@ -68,26 +72,32 @@ def coral(fs: torch.Tensor, ft: torch.Tensor) -> torch.Tensor:
     return (covariance(fs) - covariance(ft)).pow(2).sum() / (4.0 * d * d)
 
 
-def gaussian_bandwidths(dist2: torch.Tensor, num: int = 5, mul: float = 2.0) -> list[float]:
-    """``num`` bandwidths (squared) in a geometric ladder of ratio ``mul`` around the median distance.
+def gaussian_bandwidths(dist2: torch.Tensor, num: int = 5, mul: float = 2.0,
+                        centre: str = "median") -> list[float]:
+    """``num`` bandwidths (squared) in a geometric ladder of ratio ``mul`` around a centre.
 
-    The median heuristic (Gretton et al. 2012) sets the middle one; DAN uses a family around it so
-    that no single bandwidth choice decides the result. Detached: bandwidths are not trained.
+    ``centre="median"``: the median pairwise squared distance (the median heuristic, Gretton et
+    al. 2012). ``"mean"``: the mean pairwise squared distance over the batch, as
+    Transfer-Learning-Library's ``GaussianKernel`` sets sigma^2 (the mean is pulled up by outliers,
+    so it gives wider kernels on heavy-tailed features). DAN uses a family around the centre so that
+    no single bandwidth decides the result. Detached: bandwidths are not trained.
     """
-    off_diag = dist2[~torch.eye(dist2.shape[0], dtype=torch.bool, device=dist2.device)]
-    median = off_diag.detach().median().clamp_min(1e-8).item()
-    return [median * mul ** (k - num // 2) for k in range(num)]
+    off_diag = dist2[~torch.eye(dist2.shape[0], dtype=torch.bool, device=dist2.device)].detach()
+    if centre not in ("median", "mean"):
+        raise ValueError(f"bandwidth centre {centre!r}: expected 'median' or 'mean'")
+    mid = (off_diag.median() if centre == "median" else off_diag.mean()).clamp_min(1e-8).item()
+    return [mid * mul ** (k - num // 2) for k in range(num)]
 
 
 def mk_mmd(fs: torch.Tensor, ft: torch.Tensor, num_kernels: int = 5, kernel_mul: float = 2.0,
-           bandwidths: list[float] | None = None) -> torch.Tensor:
+           bandwidths: list[float] | None = None, centre: str = "median") -> torch.Tensor:
     """Multi-kernel MMD^2 (unbiased U-statistic) with the sum of Gaussian kernels exp(-d^2 / s).
 
     Unbiased: its expectation is exactly 0 when both samples come from one distribution.
     """
     z = torch.cat([fs, ft])
     dist2 = torch.cdist(z, z).pow(2)
-    bw = bandwidths or gaussian_bandwidths(dist2, num_kernels, kernel_mul)
+    bw = bandwidths or gaussian_bandwidths(dist2, num_kernels, kernel_mul, centre)
     k = sum(torch.exp(-dist2 / s) for s in bw)
     n, m = fs.shape[0], ft.shape[0]
     kss, ktt, kst = k[:n, :n], k[n:, n:], k[:n, n:]

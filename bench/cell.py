@@ -1,4 +1,4 @@
-"""The protocol of one cell, top to bottom (SPEC.md, "Protocol for one cell").
+"""The protocol of one cell, top to bottom (docs/protocol.md, "The protocol of one cell").
 
 ``run_cell(cell, ...)`` never raises for a problem of the cell itself: an exception, a NaN loss or
 an out-of-memory becomes a row with status ``failed`` / ``diverged`` / ``oom`` and the error text,
@@ -18,9 +18,10 @@ import torch
 
 from bench import measure
 from bench.backbones import BACKBONES, count_params
-from bench.data.base import Domain, load_domain
 from bench.checkpoints import CheckpointRecorder, checkpoint_steps
+from bench.data.base import Domain, load_domain
 from bench.data.budget import budget_indices, carve_validation
+from bench.results import disk_full, disk_full_error, identity_row, new_row
 from bench.footprint import TensorFootprint, optimizers_of
 from bench.source_stage import initial_model, source_model
 from bench.strategies import AdaptContext, NotApplicable, get_strategy
@@ -53,6 +54,8 @@ def run_cell(cell: Cell, results_dir: str | Path, run_id: str = "", device: str 
     except torch.cuda.OutOfMemoryError as e:
         row.update(status="oom", error=f"out of memory: {e}"[:2000])
     except Exception as e:  # noqa: BLE001 - every failure of a cell becomes a row
+        if disk_full(e):  # the machine's fault, not the cell's: stop the run, store nothing
+            raise disk_full_error(f"cell {cell.describe()}'s files under {results_dir}", e) from e
         if "out of memory" in str(e).lower():
             row.update(status="oom", error=f"out of memory: {e}"[:2000])
         else:
@@ -171,23 +174,9 @@ def _params(strategy: Any) -> tuple[int, int]:
 
 
 def base_row(cell: Cell, run_id: str, device: str) -> dict[str, Any]:
-    """Identity and provenance columns, accuracies and costs unset (NaN / 0)."""
-    return {
-        "run_id": run_id, "suite": cell.suite, "cell_key": cell.key(), "backbone": cell.backbone.display_name,
-        "strategy": cell.strategy, "hparams": json.dumps(cell.hparams, sort_keys=True),
-        "source_domain": cell.source_domain, "target_domain": cell.target_domain,
-        "label_budget": str(cell.label_budget), "seed": cell.seed, "trial": cell.trial,
-        "selection_rule": cell.selection,
-        "target_acc": NAN, "target_acc_before": NAN, "source_acc_before": NAN, "source_acc_after": NAN,
-        "forgetting": NAN, "target_gain": NAN, "trainable_params": 0, "total_params": 0,
-        "train_samples_per_s": NAN, "infer_samples_per_s": NAN, "peak_mem_allocated_bytes": 0,
-        "peak_mem_reserved_bytes": 0, "mem_kind": "cuda" if str(device).startswith("cuda") else "cpu_rss",
-        "mem_baseline_bytes": 0, "adapt_wall_s": NAN, "source_wall_s": NAN, "steps": 0,
-        "source_cached": False, "batch_size": cell.adapt.batch_size, "adapter_bytes": None,
-        "a_distance_before": NAN, "a_distance_after": NAN, "extra": "{}",
-        "logme": NAN, "leep": NAN, "nce": NAN, "hscore": NAN,
-        "status": "failed", "error": "",
-        "started_at": datetime.now(timezone.utc), "finished_at": None, "git_sha": measure.git_sha(),
-        "package_versions": measure.package_versions(), "device_name": measure.device_name(device),
-        "host": measure.host(),
-    }
+    """The cell's row before it runs: every column at its schema default, identity and provenance set."""
+    return {**new_row(), **identity_row(cell, run_id),
+            "mem_kind": "cuda" if str(device).startswith("cuda") else "cpu_rss",
+            "started_at": datetime.now(timezone.utc), "git_sha": measure.git_sha(),
+            "package_versions": measure.package_versions(), "device_name": measure.device_name(device),
+            "host": measure.host()}

@@ -6,21 +6,23 @@ from pathlib import Path
 
 import click
 
+from bench.executors import EXECUTORS
+
 
 class _Group(click.Group):
     """Turn the harness's own user-facing errors into one clear line and exit code 2."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
-        from bench.data.base import DataError
-        from bench.registry import UnknownNameError
-        from bench.results import ResultsError
-        from bench.suite import SuiteError
+        from bench.errors import BenchError
 
         try:
             return super().invoke(ctx)
-        except (SuiteError, UnknownNameError, ResultsError, DataError) as e:
+        except BenchError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: finished cells are kept; run the same command to resume", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,7 +47,7 @@ def main() -> None:
 @click.option("--fresh", is_flag=True, help="Delete the results directory first and run every cell.")
 @click.option("--dry-run", is_flag=True, help="Print the cell grid (and which cells are done); run nothing.")
 @click.option("--no-progress", is_flag=True, help="No progress bars (for logs).")
-@click.option("--executor", type=click.Choice(["process", "inline", "ray"]), default="process",
+@click.option("--executor", type=click.Choice(list(EXECUTORS)), default="process",
               show_default=True,
               help="process: cells run in a worker process that is restarted after a hard crash "
                    "(segfault, kill); inline: in this process (debugging); ray: as Ray tasks with the "
@@ -106,18 +108,19 @@ def _print_grid(suite, results_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from bench.results import finished_keys
+    from bench.results import hparams_label
+    from bench.resume import scan
     from bench.suite import expand
 
-    done = finished_keys(results_dir)
+    done, warnings = scan(results_dir, move_bad=False)  # a truncated file is not a finished cell
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     table = Table(title=f"suite {suite.name}: cells")
     for col in ("key", "backbone", "strategy", "trial", "hparams", "pair", "budget", "seed", "done"):
         table.add_column(col)
     cells = expand(suite)
     for c in cells:
-        hp = ",".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                      for k, v in sorted(c.hparams.items()) if v is not None)
-        table.add_row(c.key(), c.backbone.display_name, c.strategy, str(c.trial), hp, c.pair, str(c.label_budget),
+        table.add_row(c.key(), c.backbone.display_name, c.strategy, str(c.trial), hparams_label(c.hparams), c.pair, str(c.label_budget),
                       str(c.seed), "yes" if c.key() in done else "")
     Console(width=None if sys.stdout.isatty() else 200).print(table)  # logs: no truncation
     n_done = sum(c.key() in done for c in cells)
@@ -162,8 +165,13 @@ def list_(what: str) -> None:
 @click.option("--strategy", multiple=True, help="Only this strategy (repeatable).")
 @click.option("--pair", multiple=True, help="Only this domain pair, e.g. 'synth-digits->digits' (repeatable).")
 @click.option("--budget", multiple=True, help="Only this label budget, e.g. 0, 10, all (repeatable).")
+@click.option("--tables", "tables", default=None, metavar="COLUMNS",
+              help="Instead of the report: print compact Markdown tables (mean ± sd over seeds) of these "
+                   "comma-separated columns, under the command that made them (for README and docs), "
+                   "e.g. --tables target_acc,forgetting,trainable_params.")
 def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: tuple[str, ...],
-           strategy: tuple[str, ...], pair: tuple[str, ...], budget: tuple[str, ...]) -> None:
+           strategy: tuple[str, ...], pair: tuple[str, ...], budget: tuple[str, ...],
+           tables: str | None) -> None:
     """Leaderboard report from one or more results directories, read as one dataset.
 
     \b
@@ -175,6 +183,15 @@ def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: t
     Each directory is one snapshot (e.g. one nightly run): the tables show the newest snapshot of
     each cell, and a trend section shows every snapshot, oldest first.
     """
+    if tables:
+        from bench.report.summary import summary_tables
+
+        try:
+            click.echo(summary_tables(list(results), [c.strip() for c in tables.split(",") if c.strip()],
+                                      backbones=backbone, strategies=strategy, pairs=pair, budgets=budget))
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--tables") from None
+        return
     from bench.report import build_report
 
     out = out or Path("reports") / results[0].name

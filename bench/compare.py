@@ -1,7 +1,9 @@
 """``bench compare BASELINE CANDIDATE``: per-cell deltas and a regression verdict that ignores seed noise.
 
-Cells are matched by (backbone, strategy, hparams, pair, label budget); the seeds of a cell are its
-samples. For each metric the delta is ``mean(candidate) - mean(baseline)`` (points for accuracies,
+Cells are matched by (backbone, strategy, hparams, pair, label budget) *and* ``protocol_hash`` (steps,
+learning rates, selection, ...: everything about how a cell is measured); the seeds of a cell are its
+samples. Cells with the same names but another protocol are never compared: they are listed, and
+when nothing matches the comparison is refused (exit 2). For each metric the delta is ``mean(candidate) - mean(baseline)`` (points for accuracies,
 percent of the baseline for costs) with a 95% bootstrap CI (seeds of each side resampled apart).
 A **regression** is a delta in the bad direction that
 
@@ -23,7 +25,8 @@ import pandas as pd
 
 from bench.report.stats import bootstrap_delta
 
-MATCH = ["backbone", "strategy", "hparams", "pair", "label_budget"]
+NAMES = ["backbone", "strategy", "hparams", "pair", "label_budget"]
+MATCH = NAMES + ["protocol_hash"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ def _load(path: Path) -> pd.DataFrame:
     df["pair"] = df["source_domain"] + "->" + df["target_domain"]
     df["hparams"] = df["hparams"].fillna("{}")
     df["label_budget"] = df["label_budget"].astype(str)
+    # rows written before protocol_hash existed: their protocol is unknown, not "the same"
+    df["protocol_hash"] = df["protocol_hash"].fillna("").replace("", "unknown")
     return df[df["status"] != "skipped"]
 
 
@@ -107,12 +112,28 @@ def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = No
     notes = [] if same_hw else [f"hardware differs (baseline {sorted(hw_b)}, candidate {sorted(hw_c)}): "
                                 "cost deltas shown but not counted as regressions"
                                 + (" (--strict-hardware: counted anyway)" if strict_hardware else "")]
+    if (base["protocol_hash"] == "unknown").all() or (cand["protocol_hash"] == "unknown").all():
+        # one side predates protocol_hash: match on names alone, and say so
+        side = "baseline" if (base["protocol_hash"] == "unknown").all() else "candidate"
+        notes.append(f"the {side} has no protocol_hash (written before it existed): cells matched by "
+                     "name only, their protocols (steps, lr, selection) are not verified; refresh it")
+        base, cand = base.assign(protocol_hash="unknown"), cand.assign(protocol_hash="unknown")
     keys_b = set(map(tuple, base[MATCH].drop_duplicates().to_numpy()))
     keys_c = set(map(tuple, cand[MATCH].drop_duplicates().to_numpy()))
     common = sorted(keys_b & keys_c)
+    names_b, names_c = {k[:-1] for k in keys_b}, {k[:-1] for k in keys_c}
+    other_protocol = (names_b & names_c) - {k[:-1] for k in common}
+    if other_protocol:
+        notes.append(f"{len(other_protocol)} cell(s) exist on both sides under different protocols "
+                     "(protocol_hash differs: steps, lr, selection, ...): not compared, listed as "
+                     "missing and new")
     if not common:
+        why = (f"baseline protocols {sorted(set(base['protocol_hash']))} vs candidate "
+               f"{sorted(set(cand['protocol_hash']))}: the cells were run under different protocols "
+               "(steps, lr, selection, ...); refresh the baseline with the candidate's suite"
+               if other_protocol else "were they run from the same suite?")
         raise CompareError(f"no cell of {baseline} matches one of {candidate} by "
-                           f"({', '.join(MATCH)}); were they run from the same suite?")
+                           f"({', '.join(MATCH)}); {why}")
     gb, gc = base.groupby(MATCH), cand.groupby(MATCH)
     rows = []
     for key in common:

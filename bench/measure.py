@@ -75,11 +75,31 @@ def _ru_maxrss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+DEVICE_FORMS = "cpu, cuda, cuda:<index>, mps or auto"
+
+
 def resolve_device(device: str) -> str:
+    """``auto`` -> cuda when available, else cpu; any other name is checked against this machine."""
+    from bench.errors import DeviceError
+
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} was asked for but torch sees no CUDA device; use --device cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise DeviceError(f"--device {device!r} is not a device; use one of {DEVICE_FORMS}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"--device {device!r} was asked for but torch sees no CUDA device on this "
+                              "machine; use --device cpu (or auto)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA "
+                              f"device(s), numbered from 0")
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise DeviceError(f"--device {device!r}: torch sees no Apple MPS device; use --device cpu")
+    elif dev.type != "cpu":
+        raise DeviceError(f"--device {device!r} is not supported; use one of {DEVICE_FORMS}")
     return device
 
 

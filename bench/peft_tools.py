@@ -123,8 +123,10 @@ def blocks(backbone: nn.Module) -> list[nn.Module]:
         found = [m for m in backbone if any(isinstance(c, nn.Conv2d) for c in m.modules())]
         if found:
             return found
-    raise ValueError(f"no adapter sites found in {type(backbone).__name__}: expected transformer "
-                     "layers (encoder.layer / blocks) or CNN stages (stages / layer1..4)")
+    from bench.strategies.base import NotApplicable
+
+    raise NotApplicable(f"no adapter sites found in {type(backbone).__name__}: expected transformer "
+                        "layers (encoder.layer / blocks) or CNN stages (stages / layer1..4)")
 
 
 def output_width(block: nn.Module) -> int:

@@ -13,11 +13,11 @@ import importlib
 import pkgutil
 from typing import Any, Callable, Generic, TypeVar
 
+from bench.errors import UnknownNameError
+
 T = TypeVar("T")
 
 
-class UnknownNameError(LookupError):
-    """A name that no registry entry serves; the message lists close matches and what exists."""
 
 
 class Registry(Generic[T]):

@@ -12,6 +12,7 @@ pyarrow ignores names starting with ``_`` or ``.``, so the directory reads as on
 from __future__ import annotations
 
 import errno
+import json
 import os
 import socket
 import uuid
@@ -21,46 +22,112 @@ from typing import Any, Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.errors import ResultsError
+
 SCHEMA_VERSION = 1
 VERSION_KEY = b"transfer_bench_schema_version"
 
-_STR, _I64, _F64 = pa.string(), pa.int64(), pa.float64()
-SCHEMA = pa.schema(
-    [
-        # identity
-        ("run_id", _STR), ("suite", _STR), ("cell_key", _STR), ("backbone", _STR),
-        ("strategy", _STR), ("hparams", _STR), ("source_domain", _STR), ("target_domain", _STR),
-        ("label_budget", _STR), ("seed", _I64), ("selection_rule", _STR),
-        # hyper-parameter trial of a search (0 = the strategy's defaults); hparams holds its values
-        ("trial", _I64),
-        # accuracy, in percent; forgetting and gain in points
-        ("target_acc", _F64), ("target_acc_before", _F64), ("source_acc_before", _F64),
-        ("source_acc_after", _F64), ("forgetting", _F64), ("target_gain", _F64),
-        # cost
-        ("trainable_params", _I64), ("total_params", _I64), ("train_samples_per_s", _F64),
-        ("infer_samples_per_s", _F64), ("peak_mem_allocated_bytes", _I64),
-        ("peak_mem_reserved_bytes", _I64), ("mem_kind", _STR), ("mem_baseline_bytes", _I64),
-        ("adapt_wall_s", _F64), ("source_wall_s", _F64), ("steps", _I64),
-        ("source_cached", pa.bool_()), ("batch_size", _I64), ("adapter_bytes", _I64),
-        # domain alignment: proxy A-distance between source and target features, before / after
-        ("a_distance_before", _F64), ("a_distance_after", _F64),
-        # transferability of the source model, before adaptation (bench/transferability.py)
-        ("logme", _F64), ("leep", _F64), ("nce", _F64), ("hscore", _F64),
-        # anything else a strategy or stage wants on record, as a JSON object
-        ("extra", _STR),
-        # outcome
-        ("status", _STR), ("error", _STR),
-        # provenance
-        ("started_at", pa.timestamp("us", tz="UTC")), ("finished_at", pa.timestamp("us", tz="UTC")),
-        ("git_sha", _STR), ("package_versions", _STR), ("device_name", _STR), ("host", _STR),
-    ],
-    metadata={VERSION_KEY: str(SCHEMA_VERSION).encode()},
-)
+_STR, _I64, _F64, _BOOL = pa.string(), pa.int64(), pa.float64(), pa.bool_()
+_TIME = pa.timestamp("us", tz="UTC")
+NAN = float("nan")
+
+#: THE definition of a row: (column, Arrow type, value before the cell sets it). The Parquet schema,
+#: the empty row of a cell (``new_row``) and the identity of a declared-but-missing cell
+#: (``identity_row``) all derive from this list; a new column is added here, once, with its default.
+COLUMNS: list[tuple[str, pa.DataType, Any]] = [
+    # identity (``IDENTITY`` below): what the cell is
+    ("run_id", _STR, ""), ("suite", _STR, ""), ("cell_key", _STR, ""), ("backbone", _STR, ""),
+    ("strategy", _STR, ""), ("hparams", _STR, "{}"), ("source_domain", _STR, ""),
+    ("target_domain", _STR, ""), ("label_budget", _STR, ""), ("seed", _I64, 0),
+    ("selection_rule", _STR, ""),
+    # hyper-parameter trial of a search (0 = the strategy's defaults); hparams holds its values
+    ("trial", _I64, 0),
+    # hash of everything in the cell that is not identity (steps, lr, selection, ...): rows whose
+    # protocol_hash differs were measured under different protocols and are never pooled or compared
+    ("protocol_hash", _STR, ""),
+    # accuracy, in percent; forgetting and gain in points
+    ("target_acc", _F64, NAN), ("target_acc_before", _F64, NAN), ("source_acc_before", _F64, NAN),
+    ("source_acc_after", _F64, NAN), ("forgetting", _F64, NAN), ("target_gain", _F64, NAN),
+    # cost
+    ("trainable_params", _I64, 0), ("total_params", _I64, 0), ("train_samples_per_s", _F64, NAN),
+    ("infer_samples_per_s", _F64, NAN), ("peak_mem_allocated_bytes", _I64, 0),
+    ("peak_mem_reserved_bytes", _I64, 0), ("mem_kind", _STR, "cpu_rss"), ("mem_baseline_bytes", _I64, 0),
+    ("adapt_wall_s", _F64, NAN), ("source_wall_s", _F64, NAN), ("steps", _I64, 0),
+    ("source_cached", _BOOL, False), ("batch_size", _I64, 0), ("adapter_bytes", _I64, None),
+    # domain alignment: proxy A-distance between source and target features, before / after
+    ("a_distance_before", _F64, NAN), ("a_distance_after", _F64, NAN),
+    # transferability of the source model, before adaptation (bench/transferability.py); NaN at
+    # label budget 0
+    ("logme", _F64, NAN), ("leep", _F64, NAN), ("nce", _F64, NAN), ("hscore", _F64, NAN),
+    # anything else a strategy or stage wants on record, as a JSON object
+    ("extra", _STR, "{}"),
+    # outcome
+    ("status", _STR, "failed"), ("error", _STR, ""),
+    # provenance
+    ("started_at", _TIME, None), ("finished_at", _TIME, None),
+    ("git_sha", _STR, ""), ("package_versions", _STR, "{}"), ("device_name", _STR, ""), ("host", _STR, ""),
+]
+SCHEMA = pa.schema([(name, kind) for name, kind, _ in COLUMNS],
+                   metadata={VERSION_KEY: str(SCHEMA_VERSION).encode()})
+#: the columns that say which cell a row is (the rest are its measurements and provenance)
+IDENTITY = ("run_id", "suite", "cell_key", "backbone", "strategy", "hparams", "source_domain",
+            "target_domain", "label_budget", "seed", "selection_rule", "trial", "protocol_hash")
+
+
+def new_row() -> dict[str, Any]:
+    """A row with every column at its default (accuracies NaN, counts 0, status ``failed``)."""
+    return {name: default for name, _, default in COLUMNS}
+
+
+def identity_row(cell: Any, run_id: str = "") -> dict[str, Any]:
+    """The identity columns of ``cell`` (a :class:`bench.suite.Cell`, duck-typed so that readers of
+    results need not import the suite and its registries). A cell field whose name is also a
+    column (e.g. ``seed``, or one that another option adds) is copied as is; the rest is spelled here."""
+    fields = cell.model_dump(mode="json")
+    row = {name: fields[name] for name in SCHEMA.names if name in fields and name not in ("backbone", "hparams", "label_budget")}
+    row.update(run_id=run_id, cell_key=cell.key(), protocol_hash=cell.protocol_hash(),
+               backbone=getattr(cell.backbone, "display_name", cell.backbone.name), hparams=json.dumps(cell.hparams, sort_keys=True),
+               label_budget=str(cell.label_budget), selection_rule=cell.selection,
+               batch_size=cell.adapt.batch_size)
+    return row
+
+
+def hparams_label(hparams: dict[str, Any] | str | None) -> str:
+    """``rank=4,alpha=8``: a cell's hyper-parameters as tables, logs and the grid print them."""
+    hp = json.loads(hparams or "{}") if isinstance(hparams, str) or hparams is None else hparams
+    return ",".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in sorted(hp.items()) if v is not None)
+
+
 STATUSES = ("ok", "failed", "oom", "diverged", "skipped")
 
 
-class ResultsError(RuntimeError):
-    """A results file that cannot be read as transfer-bench results (message says what to do)."""
+
+
+#: errno values that mean "no room to write": the run stops (and resumes later), no cell fails
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is a full disk, a quota or a file-size
+    limit. Libraries that write through their own I/O layer (safetensors) report only the message,
+    so the OS's text for those errors counts too."""
+    texts = [os.strerror(n) for n in DISK_FULL_ERRNOS] + [f"os error {n})" for n in DISK_FULL_ERRNOS]
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+            return True
+        if any(t in str(exc) for t in texts):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def disk_full_error(where: str, exc: BaseException) -> ResultsError:
+    return ResultsError(f"no room to write {where}: the disk is full (or a quota / file-size limit "
+                        f"was hit: {exc}). The run stopped; finished cells are intact. Free space and "
+                        "run the same command again to resume.")
 
 
 def cell_path(results_dir: Path, cell_key: str) -> Path:
@@ -89,8 +156,7 @@ def write_row(results_dir: str | Path, row: dict[str, Any]) -> Path:
         os.replace(tmp, final)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        full = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-        why = "the disk is full (or a quota / file-size limit was hit)" if full else str(e)
+        why = "the disk is full (or a quota / file-size limit was hit)" if disk_full(e) else str(e)
         raise ResultsError(f"could not write the result of cell {row['cell_key']} to {results_dir}: "
                            f"{why}. Finished cells are intact; free space (or fix the directory) and "
                            "run the same command again to resume.") from e
@@ -137,8 +203,13 @@ def read_results(dirs: str | Path | Iterable[str | Path]) -> "Any":
             tables.append(pq.read_table(path))
     if not tables:
         return pd.DataFrame({f.name: pd.Series(dtype=object) for f in SCHEMA})
-    # promote: files written before a column was added read with that column as null
-    return pa.concat_tables(tables, promote_options="default").to_pandas()
+    # promote: files written before a column was added read with that column as null, also when
+    # no file of the directories has it yet
+    df = pa.concat_tables(tables, promote_options="default").to_pandas()
+    for name in SCHEMA.names:
+        if name not in df.columns:
+            df[name] = None
+    return df
 
 
 def finished_keys(results_dir: str | Path) -> set[str]:

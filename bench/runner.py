@@ -9,6 +9,7 @@ says what a crash can leave and how a rerun treats it). Cells run through an exe
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from typing import Any, Callable
 
 from bench import measure
 from bench.executors import Events, RunContext, get_executor
-from bench.resume import needs_run, prepare_results_dir, scan
+from bench.results import ResultsError, disk_full, disk_full_error, identity_row
+from bench.resume import bind_results_dir, needs_run, prepare_results_dir, scan
 from bench.sharding import parse_shard, shard_cells
 from bench.suite import Cell, Suite, expand
 
@@ -53,14 +55,25 @@ def pending_cells(suite: Suite, results_dir: Path, shard: str | None = None,
 
 
 def write_run_record(suite: Suite, results_dir: Path, run_id: str, device: str, n_todo: int,
-                     **options: Any) -> None:
+                     cells: list[Cell] = (), **options: Any) -> None:
+    """``_runs/<run_id>.json``: what was asked (the suite, the identity of every declared cell, so
+    a report can list the missing ones without importing the suite) and where it ran."""
     runs = results_dir / "_runs"
-    runs.mkdir(exist_ok=True)
     record = {"run_id": run_id, "suite": suite.name, "started_at": datetime.now(timezone.utc).isoformat(),
               "cells_to_run": n_todo, "device": device, "device_name": measure.device_name(device),
               "git_sha": measure.git_sha(), "package_versions": json.loads(measure.package_versions()),
-              "host": measure.host(), "options": options, "suite_spec": suite.model_dump(mode="json")}
-    (runs / f"{run_id}.json").write_text(json.dumps(record, indent=1, default=str))
+              "host": measure.host(), "options": options, "suite_spec": suite.model_dump(mode="json"),
+              "cells": [identity_row(c, run_id) for c in cells]}
+    path, tmp = runs / f"{run_id}.json", runs / f".{run_id}.json.tmp"
+    try:  # atomically: a full disk must not leave a 0-byte record behind
+        runs.mkdir(exist_ok=True)
+        tmp.write_text(json.dumps(record, indent=1, default=str))
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if disk_full(e):
+            raise disk_full_error(f"the run record {path}", e) from None
+        raise ResultsError(f"could not write the run record {path}: {e}") from None
 
 
 def check_data(cells: list[Cell]) -> None:
@@ -69,6 +82,26 @@ def check_data(cells: list[Cell]) -> None:
 
     for name in sorted({d for c in cells for d in (c.source_domain, c.target_domain)}):
         check_domain(name)
+
+
+def check_label_budgets(cells: list[Cell]) -> None:
+    """A budget of k labels per class that a target domain cannot give is an input error, found
+    before any cell runs (it used to run with fewer labels than its row said)."""
+    import torch
+
+    from bench.cell import cached_domain
+    from bench.errors import SuiteError
+
+    wanted: dict[str, int] = {}
+    for c in cells:
+        if isinstance(c.label_budget, int) and c.label_budget > 0:
+            wanted[c.target_domain] = max(wanted.get(c.target_domain, 0), c.label_budget)
+    for name, k in sorted(wanted.items()):
+        counts = torch.bincount(cached_domain(name).train.y)
+        if int(counts.min()) < k:
+            raise SuiteError(f"label budget {k} per class is more than target domain {name} has: its "
+                             f"train split has {int(counts.min())} to {int(counts.max())} examples per "
+                             f"class. Use a budget of at most {int(counts.min())}, or 'all'")
 
 
 def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh: bool = False,
@@ -89,14 +122,18 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
     run_cells = get_executor(executor)  # an unknown executor fails before anything is touched
     if shard:
         parse_shard(shard)  # so does a bad --shard
-    prepare_results_dir(results_dir, fresh)
+    # the machine first: a bad --device touches nothing and stores nothing
     device = measure.resolve_device(device if device != "auto" else suite.device)
+    prepare_results_dir(results_dir, fresh)
     if suite.threads:
         torch.set_num_threads(suite.threads)
+    bind_results_dir(results_dir, suite.name, {c.protocol_hash() for c in expand(suite)})
     todo, done, warnings = pending_cells(suite, results_dir, shard, retry_failed)
     check_data(todo)  # a missing dataset stops the run here, before any cell, with its layout
+    check_label_budgets(todo)
     run_id = new_run_id()
-    write_run_record(suite, results_dir, run_id, device, len(todo), executor=executor, shard=shard,
+    write_run_record(suite, results_dir, run_id, device, len(todo),
+                     cells=shard_cells(expand(suite), shard), executor=executor, shard=shard,
                      retry_failed=retry_failed, oom_backoff=oom_backoff)
     summary = RunSummary(run_id, results_dir, total=len(todo) + done, already_done=done,
                          warnings=warnings)

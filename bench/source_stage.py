@@ -23,10 +23,6 @@ from bench.locks import exclusive
 from bench.suite import Cell
 from bench.train import fit_supervised
 
-#: source keys trained by this process, in order (tests count trainings with it)
-TRAINED: list[str] = []
-
-
 def initial_model(cell: Cell, domain: Domain) -> TransferModel:
     """The weights the source stage starts from: seeded by the cell's seed, so reproducible."""
     torch.manual_seed(cell.seed)
@@ -65,16 +61,19 @@ def _load_or_train(cell: Cell, domain: Domain, device: str, entry: Path, model: 
     meta = {"source_key": cell.source_key(), "wall_s": time.perf_counter() - t0,
             "backbone": cell.backbone.model_dump(mode="json"), "source_domain": cell.source_domain,
             "seed": cell.seed, "train": cell.source.model_dump(mode="json")}
-    TRAINED.append(cell.source_key())
     _save(model, meta, entry)
     return model, {**meta, "cached": False}
 
 
 def _save(model: TransferModel, meta: dict, entry: Path) -> None:
     tmp = entry.parent / f".{entry.name}.{uuid.uuid4().hex[:8]}.tmp"
-    tmp.mkdir(parents=True)
-    save_model(model, str(tmp / "model.safetensors"))
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    try:
+        tmp.mkdir(parents=True)
+        save_model(model, str(tmp / "model.safetensors"))
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    except BaseException:  # e.g. a full disk: leave no half-written entry behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     try:
         os.rename(tmp, entry)
     except OSError:  # another worker finished the same source model first: keep theirs

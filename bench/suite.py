@@ -8,14 +8,17 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.backbones import BACKBONES, BackboneSpec
+from bench.errors import SuiteError
 from bench.config import TrainConfig  # noqa: F401 - part of the suite's public surface
+from bench.results import hparams_label
 
 #: bump when the protocol of one cell changes so that old results are not reused
 PROTOCOL_VERSION = 1
@@ -27,8 +30,6 @@ def stable_hash(obj: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-class SuiteError(ValueError):
-    """A suite that cannot be read or does not validate; the message says what was expected."""
 
 
 Budget = int | Literal["all"]
@@ -141,6 +142,21 @@ class Suite(BaseModel):
     def _budgets_non_negative(cls, value: list[Budget]) -> list[Budget]:
         return check_budgets(value)
 
+    @field_validator("seeds", "label_budgets", "pairs", "backbones", "strategies")
+    @classmethod
+    def _no_duplicates(cls, value: list, info: Any) -> list:
+        """``seeds: [0, 0]`` would run one cell twice and count it twice: refuse it."""
+        seen, dups = set(), []
+        for v in value:
+            key = v.model_dump_json() if isinstance(v, BaseModel) else json.dumps(v)
+            if key in seen:
+                dups.append(getattr(v, "name", None) or getattr(v, "label", None) or v)
+            seen.add(key)
+        if dups:
+            raise ValueError(f"listed twice: {', '.join(map(str, dups))}; each {info.field_name[:-1]} "
+                             "may appear once")
+        return value
+
     @field_validator("backbones")
     @classmethod
     def _backbones_exist(cls, value: list[BackboneSpec]) -> list[BackboneSpec]:
@@ -158,13 +174,27 @@ class Suite(BaseModel):
             if s.name not in STRATEGIES:
                 raise ValueError(STRATEGIES.unknown_message(s.name))
             cls_ = STRATEGIES.get(s.name)
-            cls_.validate_hparams(s.hparams)  # raises with the field and values
+            cls_.validate_hparams(s.hparams, name=s.name)  # names the field and values
             space = entry_space(s)
             unknown = sorted(set(space) - set(cls_.Hparams.model_fields))
             if unknown:
                 raise ValueError(f"{s.name}: search dimensions {unknown} are not hyper-parameters "
                                  f"(its hyper-parameters: {', '.join(cls_.Hparams.model_fields)})")
         return value
+
+    @model_validator(mode="after")
+    def _extras_installed(self) -> "Suite":
+        """A strategy or backbone whose optional package is missing: say the pip command now."""
+        from bench.extras import missing_message
+        from bench.strategies import STRATEGIES
+
+        needs = [(f"strategy {s.name}", m) for s in self.strategies for m in STRATEGIES.get(s.name).requires]
+        needs += [(f"backbone {b.name}", m) for b in self.backbones
+                  for m in getattr(BACKBONES.get(b.name), "requires", ())]
+        message = missing_message(needs)
+        if message:
+            raise ValueError(message)
+        return self
 
     @field_validator("pairs")
     @classmethod
@@ -176,6 +206,11 @@ class Suite(BaseModel):
                 if d not in DOMAINS:
                     raise ValueError(DOMAINS.unknown_message(d))
         return value
+
+
+#: the fields of a Cell that say *which* cell it is; every other field says how it is measured
+IDENTITY_FIELDS = {"suite", "backbone", "strategy", "hparams", "source_domain", "target_domain",
+                   "label_budget", "seed", "trial"}
 
 
 class Cell(BaseModel):
@@ -210,6 +245,15 @@ class Cell(BaseModel):
         ident["protocol"] = PROTOCOL_VERSION
         return stable_hash(ident)
 
+    def protocol_hash(self) -> str:
+        """Stable hash of how the cell is measured: every field except what names the cell (its
+        backbone, strategy and hyper-parameters, pair, budget, seed, trial, suite). Generic on
+        purpose: a field added to the Cell later is part of the protocol unless listed in
+        ``IDENTITY_FIELDS``. Rows with different hashes are never pooled or compared."""
+        ident = self.model_dump(mode="json", exclude=IDENTITY_FIELDS)
+        ident["protocol"] = PROTOCOL_VERSION
+        return stable_hash(ident)
+
     def source_key(self) -> str:
         """What the source stage depends on: cells sharing it share one source model."""
         ident = {"backbone": self.backbone.model_dump(mode="json"), "source": self.source_domain,
@@ -222,18 +266,30 @@ class Cell(BaseModel):
         return f"{self.source_domain}->{self.target_domain}"
 
     def describe(self) -> str:
-        hp = ",".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                      for k, v in sorted(self.hparams.items()) if v is not None)
+        hp = hparams_label(self.hparams)
         trial = f" trial={self.trial}" if self.trial else ""
         return (f"{self.backbone.name} {self.strategy}{trial}{'(' + hp + ')' if hp else ''} "
                 f"{self.pair} budget={self.label_budget} seed={self.seed}")
+
+
+class SuiteLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only ``true`` / ``false``. PyYAML's YAML 1.1 default reads ``off``, ``no``,
+    ``on``, ``yes`` as booleans, so ``name: off`` (a perfectly good suite or strategy name) became
+    ``false``; here they stay strings."""
+
+
+SuiteLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+SuiteLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                  list("tTfF"))
 
 
 def load_suite(path: str | Path) -> Suite:
     """Read and validate a suite file; any problem becomes a :class:`SuiteError` naming the file."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=SuiteLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise SuiteError(f"suite file {path} does not exist (suites live in suites/*.yaml)") from None
     except yaml.YAMLError as e:
@@ -268,7 +324,7 @@ def entry_trials(suite: Suite, entry: StrategyEntry) -> list[dict[str, Any]]:
 
     cls, space = STRATEGIES.get(entry.name), entry_space(entry)
     n = (entry.trials or suite.trials) if space else 1
-    return [cls.validate_hparams({**entry.hparams, **draw(entry.name, t, space, suite.search_seed)})
+    return [cls.validate_hparams({**entry.hparams, **draw(entry.name, t, space, suite.search_seed)}, name=entry.name)
             for t in range(n)]
 
 

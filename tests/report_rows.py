@@ -15,15 +15,15 @@ T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 def row(strategy: str, pair: str, seed: int, target_acc: float, *, backbone: str = "small_cnn",
         budget: str = "10", status: str = "ok", forgetting: float = 1.0, day: int = 0,
         train_sps: float = 1000.0, mem: int = 100 * 2**20, trainable: int = 1000,
-        device: str = "cpu: test") -> dict:
+        device: str = "cpu: test", protocol: str = "p0") -> dict:
     src, tgt = pair.split("->")
     r = {f.name: None for f in SCHEMA}
-    ident = dict(backbone=backbone, strategy=strategy, pair=pair, budget=budget, seed=seed)
+    ident = dict(backbone=backbone, strategy=strategy, pair=pair, budget=budget, seed=seed, protocol=protocol)
     ok = status == "ok"
     nan = math.nan
     r.update(run_id=f"run-{day}", suite="t", cell_key=stable_hash(ident), backbone=backbone,
              strategy=strategy, hparams=json.dumps({}), source_domain=src, target_domain=tgt,
-             label_budget=budget, seed=seed, selection_rule="last",
+             label_budget=budget, seed=seed, selection_rule="last", protocol_hash=protocol,
              target_acc=target_acc if ok else nan, target_acc_before=50.0 if ok else nan,
              source_acc_before=90.0, source_acc_after=90.0 - forgetting if ok else nan,
              forgetting=forgetting if ok else nan, target_gain=target_acc - 50.0 if ok else nan,

@@ -86,6 +86,24 @@ def test_mk_mmd_matches_numpy_and_the_median_bandwidths():
     assert A.mk_mmd(xs, xt).item() == pytest.approx(np_mk_mmd(xs.numpy(), xt.numpy(), bw), rel=1e-6)
 
 
+def test_mean_bandwidth_centre_and_the_single_kernel_mmd_match_numpy():
+    """``bandwidth: mean`` is Transfer-Learning-Library's sigma^2 (mean pairwise squared distance);
+    the ``mmd`` strategy is the one-kernel Gaussian MMD^2 at the median (or mean) bandwidth."""
+    from bench.strategies.mmd import MMD
+
+    xs, xt = gauss(60, 5, 4), gauss(50, 5, 5, mean=0.7)
+    z = np.concatenate([xs.numpy(), xt.numpy()])
+    d2 = ((z[:, None] - z[None]) ** 2).sum(-1)
+    off = d2[~np.eye(len(z), dtype=bool)]
+    d2t = torch.cdist(torch.from_numpy(z), torch.from_numpy(z)).pow(2)
+    assert A.gaussian_bandwidths(d2t, 3, 2.0, "mean") == pytest.approx([off.mean() * f for f in (0.5, 1, 2)], rel=1e-6)
+    for centre, mid in (("median", np.median(off)), ("mean", off.mean())):
+        strategy = MMD.__new__(MMD)
+        strategy.hp = MMD.Hparams(bandwidth=centre)
+        got = strategy.transfer_loss(xs, xt, None, None).item()
+        assert got == pytest.approx(np_mk_mmd(xs.numpy(), xt.numpy(), [mid]), rel=1e-6)
+
+
 def test_mk_mmd_near_zero_for_one_distribution_and_grows_with_shift():
     a, b = gauss(400, 3, 6), gauss(400, 3, 7)
     same = A.mk_mmd(a, b).item()

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from bench.cli import main
-from bench.compare import compare
+from bench.compare import CompareError, compare
 from tests.report_rows import row, write
 
 PAIR = "synth-digits->digits"
@@ -86,3 +87,43 @@ def test_cli_exit_codes_and_markdown(tmp_path):
     assert runner.invoke(main, ["compare", str(base), str(tmp_path / "nowhere")]).exit_code == 2
     other = write(tmp_path / "other", [row("lora", PAIR, 0, 80)])
     assert runner.invoke(main, ["compare", str(base), str(other)]).exit_code == 2
+
+
+def test_a_baseline_from_before_protocol_hash_is_matched_by_name_with_a_note(tmp_path):
+    base = results(tmp_path / "base", draws(1, 80, 1), protocol="")
+    cand = results(tmp_path / "cand", draws(6, 80, 1))
+    cmp = compare(base, cand)
+    assert cmp.exit_code == 0 and any("not verified" in n for n in cmp.notes)
+
+
+def test_other_protocol_is_never_compared(tmp_path):
+    """Same names, different protocol (e.g. 5 vs 60 steps): refused, not a false regression."""
+    base = results(tmp_path / "base", draws(1, 80, 1), protocol="steps5")
+    cand = results(tmp_path / "cand", draws(2, 60, 1), protocol="steps60")
+    with pytest.raises(CompareError, match="different protocols"):
+        compare(base, cand)
+    out = CliRunner().invoke(main, ["compare", str(base), str(cand)])
+    assert out.exit_code == 2 and "protocol" in out.output
+
+
+def test_cells_under_another_protocol_are_listed_not_compared(tmp_path):
+    base = write(tmp_path / "base", [row("full_finetune", PAIR, s, 80) for s in SEEDS]
+                 + [row("linear_probe", PAIR, s, 80, protocol="old") for s in SEEDS])
+    cand = write(tmp_path / "cand", [row("full_finetune", PAIR, s, 80) for s in SEEDS]
+                 + [row("linear_probe", PAIR, s, 50, protocol="new") for s in SEEDS])
+    cmp = compare(base, cand)
+    assert cmp.exit_code == 0 and set(cmp.rows["strategy"]) == {"full_finetune"}
+    assert any("different protocols" in n for n in cmp.notes)
+    assert list(cmp.missing["strategy"]) == ["linear_probe"] == list(cmp.new["strategy"])
+
+
+def test_results_without_a_protocol_hash_column_at_all_still_compare(tmp_path):
+    """Files written before the column existed (e.g. a stored baseline) lack it entirely."""
+    import pyarrow.parquet as pq
+
+    base = results(tmp_path / "base", draws(1, 80, 1))
+    for path in base.glob("*.parquet"):
+        table = pq.read_table(path)
+        pq.write_table(table.drop(["protocol_hash"]).replace_schema_metadata(table.schema.metadata), path)
+    cmp = compare(base, results(tmp_path / "cand", draws(6, 80, 1)))
+    assert cmp.exit_code == 0 and any("not verified" in n for n in cmp.notes)

@@ -106,3 +106,6 @@ def hf_model(spec: BackboneSpec, num_classes: int, in_chans: int = 0) -> Transfe
 
 
 hf_model.modality = "text"  # cell.py skips text backbones on image pairs (and vice versa)
+
+
+hf_model.requires = ("transformers",)  # checked when a suite loads (bench.extras)

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
+from bench.errors import DataError
 from bench.registry import Registry
 
 #: name -> builder(name: str) -> Domain. Builders must be deterministic: the same name always
@@ -84,9 +85,6 @@ class Domain:
         return tuple(self.train.x.shape[1:]) if self.modality == "image" else ()
 
 
-class DataError(ValueError):
-    """Data that is missing, laid out wrongly or corrupt; the message names the expected layout and
-    where to get the data."""
 
 
 def check_domain(name: str) -> None:

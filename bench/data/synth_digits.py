@@ -28,7 +28,7 @@ from bench.data.digits import counts_to_tensor, make_domain, stratified_splits
 VERSION = 1
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 #: Rendering distribution; every value is part of the cache key. Ranges are uniform [lo, hi].
-#: Tuned with scripts/measure_shift.py (small CNN, 800 steps, seeds 0-2): synth-digits test ~100%,
+#: Tuned with a small CNN (800 steps, seeds 0-2; now suites/shift.yaml): synth-digits test ~100%,
 #: synth -> digits source-only ~68%, digits -> digits ~99%. The remaining gap is handwriting style
 #: (e.g. hooked 9s, flagged 1s, crossed 7s), not a rendering artefact. Thicker strokes
 #: (stroke_frac up to 0.10) or milder slant/rotation moved the source-only accuracy by < 4 points.

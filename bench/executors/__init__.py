@@ -3,24 +3,31 @@
 ``inline``  in the runner's own process (fastest start; a hard crash takes the run down)
 ``process`` one long-lived worker process, restarted after a hard crash (default)
 ``ray``     Ray tasks on a local or remote Ray cluster (``pip install .[ray]``)
+
+This module stays import-light (the command line reads ``EXECUTORS`` for its ``--executor`` choices
+without importing torch); the shared machinery is in ``bench.executors.base``.
 """
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from typing import Any, Callable
 
-from bench.executors.base import Events, RunContext, execute_cell
-
-EXECUTORS = ("process", "inline", "ray")
+#: executor name -> module with its ``run_cells(cells, rc, events, **options)``; the one list of them
+EXECUTORS = {"process": "bench.executors.process", "inline": "bench.executors.inline",
+             "ray": "bench.executors.ray_tasks"}
 
 
 def get_executor(name: str) -> Callable[..., None]:
     """The ``run_cells(cells, rc, events, **options)`` function of executor ``name``."""
-    modules = {"process": "bench.executors.process", "inline": "bench.executors.inline",
-               "ray": "bench.executors.ray_tasks"}
-    if name not in modules:
+    if name not in EXECUTORS:
         raise ValueError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
-    return importlib.import_module(modules[name]).run_cells
+    return importlib.import_module(EXECUTORS[name]).run_cells
+
+
+def __getattr__(name: str) -> Any:  # Events, RunContext, execute_cell: imported when first used
+    if name in ("Events", "RunContext", "execute_cell"):
+        return getattr(importlib.import_module("bench.executors.base"), name)
+    raise AttributeError(name)
 
 
 __all__ = ["EXECUTORS", "Events", "RunContext", "execute_cell", "get_executor"]

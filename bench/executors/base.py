@@ -54,19 +54,16 @@ def execute_cell(cell: Cell, rc: RunContext, progress: ProgressFn | None = None,
     ``None`` when another runner holds the cell's claim or finished it meanwhile: a cell is
     never run twice at once, whatever the number of shards, runners or workers.
     """
-    from bench.resume import _Bad, _read_status, needs_run
+    from bench.resume import needs_run, result_status
 
     claim = try_claim(rc.results_dir / "_locks" / f"{cell.key()}.lock")
     if claim is None:
         return None
     try:
         path = cell_path(rc.results_dir, cell.key())
-        if path.exists():  # finished by another runner between our scan and our claim?
-            try:
-                if not needs_run(_read_status(path), rc.retry_failed):
-                    return None
-            except _Bad:
-                pass  # unreadable: recompute; the atomic write replaces it
+        # finished by another runner between our scan and our claim? (unreadable: recompute)
+        if path.exists() and not needs_run(result_status(path), rc.retry_failed):
+            return None
         row = run_with_backoff(cell, rc, progress, memo)
         write_row(rc.results_dir, row)
         return row

@@ -50,6 +50,9 @@ def _die_with_parent(parent_pid: int) -> None:
 
 def _worker_main(conn: Any, rc: RunContext, parent_pid: int) -> None:
     _die_with_parent(parent_pid)
+    # Ctrl-C reaches the whole process group: the runner handles it (one line, exit 130) and stops
+    # this worker; the worker itself must not die with a traceback of its own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
 
     if rc.threads:

@@ -13,7 +13,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from bench.results import read_results
+from bench.results import hparams_label, read_results
 
 GROUP = ["backbone", "method", "pair", "label_budget"]
 #: columns where lower is better; every other metric is better when higher
@@ -30,8 +30,7 @@ def strategy_label(strategy: str, hparams: str, all_hparams: set[str]) -> str:
     """``lora`` when a strategy appears with one set of hyper-parameters, else ``lora(rank=4)``."""
     if len(all_hparams) <= 1:
         return strategy
-    hp = json.loads(hparams or "{}")
-    shown = ",".join(f"{k}={v}" for k, v in sorted(hp.items()) if v is not None)
+    shown = hparams_label(hparams)
     return f"{strategy}({shown})" if shown else strategy
 
 
@@ -40,26 +39,24 @@ def _budget_order(b: str) -> tuple[int, int]:
 
 
 def expected_missing(results_dir: Path, finished: set[str]) -> list[dict]:
-    """Rows (status ``missing``) for cells the directory's suites declare but that have no result."""
-    from bench.suite import Suite, expand
+    """Rows (status ``missing``) for cells the directory's runs declared but that have no result.
 
+    Each run record (``_runs/<id>.json``) lists the identity columns of the cells it was asked to
+    run, so this reads JSON only: building a report never imports the suite, the registries or torch.
+    """
     rows, seen = [], set()
     for record_path in sorted((results_dir / "_runs").glob("*.json")):
         try:
             record = json.loads(record_path.read_text())
-            cells = expand(Suite(**record["suite_spec"]))
-        except Exception:  # noqa: BLE001 - an old or foreign run record: nothing to add
+        except (OSError, ValueError):  # an unreadable run record: nothing to add
             continue
-        for c in cells:
-            key = c.key()
-            if key in finished or key in seen:
+        declared = record.get("cells") if isinstance(record, dict) else None
+        for ident in declared if isinstance(declared, list) else []:  # older records: no list
+            key = ident.get("cell_key") if isinstance(ident, dict) else None
+            if not key or key in finished or key in seen:
                 continue
             seen.add(key)
-            rows.append({"run_id": record.get("run_id", ""), "suite": c.suite, "cell_key": key,
-                         "backbone": c.backbone.display_name, "strategy": c.strategy,
-                         "hparams": json.dumps(c.hparams, sort_keys=True),
-                         "source_domain": c.source_domain, "target_domain": c.target_domain,
-                         "label_budget": str(c.label_budget), "seed": c.seed, "status": "missing",
+            rows.append({**ident, "run_id": record.get("run_id", ""), "status": "missing",
                          "error": "declared by the suite but no result file (not run yet, or killed)"})
     return rows
 
@@ -85,7 +82,13 @@ def load(results: Iterable[str | Path]) -> pd.DataFrame:
     df["hparams"] = df["hparams"].fillna("{}")
     variants = df.groupby("strategy")["hparams"].agg(lambda s: set(s))
     df["method"] = [strategy_label(s, h, variants[s]) for s, h in zip(df["strategy"], df["hparams"])]
-    # SPEC: a selection that peeks at target-test labels is labelled as such in every table
+    # rows measured under different protocols (steps, lr, selection, ...) are never pooled: when a
+    # method appears under several protocol hashes, each becomes its own labelled method
+    df["protocol_hash"] = df["protocol_hash"].fillna("").replace("", "unknown")
+    protocols = df.groupby("method")["protocol_hash"].transform("nunique")
+    mixed = protocols > 1
+    df.loc[mixed, "method"] = df.loc[mixed, "method"] + " [protocol " + df.loc[mixed, "protocol_hash"].str[:8] + "]"
+    # docs/protocol.md: a selection that peeks at target-test labels is labelled as such in every table
     oracle = df["selection_rule"].astype(str).str.startswith("oracle")
     df.loc[oracle, "method"] = df.loc[oracle, "method"] + " [oracle selection]"
     # a snapshot's time is its earliest start; a directory with no start times keeps its CLI order

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from bench.data.base import batches
-from bench.strategies.base import STRATEGIES, Strategy
+from bench.strategies.base import STRATEGIES, NotApplicable, Strategy
 
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
@@ -25,15 +25,16 @@ class AdaBN(Strategy):
     def finish(self) -> None:
         norms = batch_norms(self.model)
         if not norms:
-            raise ValueError("adabn re-estimates batch-norm statistics, but this backbone has no "
+            raise NotApplicable("adabn re-estimates batch-norm statistics, but this backbone has no "
                              "BatchNorm layer: use a backbone with batch norm (e.g. small_cnn)")
         self.model.eval()
+        momenta = [bn.momentum for bn in norms]  # restored afterwards: the model keeps its settings
         for bn in norms:
             bn.reset_running_stats()
             bn.momentum = None  # cumulative moving average: the exact mean over all batches
             bn.train()
         for _, x in batches(self.ctx.target_unlabeled_x, self.ctx.device, self.ctx.config.batch_size):
             self.model(x)
-        for bn in norms:
-            bn.momentum = 0.1
+        for bn, momentum in zip(norms, momenta):
+            bn.momentum = momentum
         self.model.eval()

@@ -90,6 +90,8 @@ class Strategy:
     needs_target_labels: ClassVar[bool] = False
     #: whether ``update`` is called at all (``source_only`` and ``adabn`` take no gradient steps)
     trains: ClassVar[bool] = True
+    #: optional packages it imports (checked when a suite loads: ``bench.extras``)
+    requires: ClassVar[tuple[str, ...]] = ()
     #: default hyper-parameter search space (``bench.search``); a suite entry asking for
     #: ``trials: N`` draws N - 1 settings from it besides the defaults (trial 0)
     search_space: ClassVar[dict[str, Any]] = {"lr": loguniform(1e-4, 1e-2)}
@@ -103,14 +105,15 @@ class Strategy:
         return hp.steps if hp.steps is not None else default
 
     @classmethod
-    def validate_hparams(cls, raw: dict[str, Any]) -> dict[str, Any]:
-        """Defaults filled in; a bad key or value raises ValueError naming it."""
+    def validate_hparams(cls, raw: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+        """Defaults filled in; a bad key or value raises ValueError naming it and the strategy as
+        the suite spells it (``name``)."""
         try:
             return cls.Hparams(**raw).model_dump()
         except ValidationError as e:
             errs = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
             fields = ", ".join(cls.Hparams.model_fields)
-            raise ValueError(f"strategy {cls.__name__}: {errs} (its hyper-parameters: {fields})") from None
+            raise ValueError(f"strategy {name or cls.__name__}: {errs} (its hyper-parameters: {fields})") from None
 
     def setup(self) -> None:
         """Once, before the first step: freeze / unfreeze, build optimisers."""

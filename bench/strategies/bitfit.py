@@ -4,7 +4,7 @@ peft has no BitFit, and none is needed: it is a choice of which existing tensors
 ``requires_grad``. Normalisation layers' biases count as biases, as in the paper.
 """
 from bench import peft_tools
-from bench.strategies.base import STRATEGIES, Strategy
+from bench.strategies.base import STRATEGIES, NotApplicable, Strategy
 
 
 @STRATEGIES.register("bitfit")
@@ -15,4 +15,4 @@ class BitFit(peft_tools.PeftStrategyMixin, Strategy):
         for p in self.model.head.parameters():
             p.requires_grad_(True)
         if not any(p.requires_grad for p in self.model.backbone.parameters()):
-            raise ValueError("bitfit: this backbone has no bias terms to train")
+            raise NotApplicable("bitfit: this backbone has no bias terms to train")

@@ -23,13 +23,15 @@ class CDANHparams(DANNHparams):
 class CDAN(DANN):
     Hparams = CDANHparams
 
-    def disc_input_dim(self) -> int:
+    def setup(self) -> None:
         d, c = self.model.feature_dim, self.ctx.num_classes
-        self.random_map = None
-        if d * c > self.hp.max_outer_dim:
-            self.random_map = RandomizedMultilinear(d, c, self.hp.random_dim).to(self.ctx.device)
-            return self.hp.random_dim
-        return d * c
+        # the paper's randomized map when the outer product would be too wide; None: the outer product
+        self.random_map = (RandomizedMultilinear(d, c, self.hp.random_dim).to(self.ctx.device)
+                           if d * c > self.hp.max_outer_dim else None)
+        super().setup()  # builds the discriminator on disc_input_dim()
+
+    def disc_input_dim(self) -> int:
+        return self.hp.random_dim if self.random_map is not None else self.model.feature_dim * self.ctx.num_classes
 
     def joint(self, f, logits):
         g = F.softmax(logits, dim=1).detach()

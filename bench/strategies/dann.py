@@ -36,15 +36,16 @@ class DANN(UDAStrategy):
                     "schedule": choice(["paper", "warm_start"]), "max_iters": int_range(100, 1000)}
 
     def disc_input_dim(self) -> int:
+        """Width of what the discriminator sees: the backbone's features."""
         return self.model.feature_dim
 
     def extra_modules(self):
-        if not hasattr(self, "disc"):
-            self.disc = DomainDiscriminator(self.disc_input_dim(), self.hp.disc_hidden).to(self.ctx.device)
-            self.disc.train()
         return [self.disc]
 
     def setup(self) -> None:
+        # the discriminator exists before the optimiser that trains it (built here, not on first use)
+        self.disc = DomainDiscriminator(self.disc_input_dim(), self.hp.disc_hidden).to(self.ctx.device)
+        self.disc.train()
         super().setup()
         for g in self.opt.param_groups:
             g["initial_lr"] = g["lr"]

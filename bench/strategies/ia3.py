@@ -13,6 +13,7 @@ class IA3Hparams(Hparams):
 
 @STRATEGIES.register("ia3")
 class IA3(peft_tools.PeftStrategyMixin, Strategy):
+    requires = ("peft",)  # checked when a suite loads (bench.extras)
     Hparams = IA3Hparams
 
     def adapt(self) -> None:

@@ -21,8 +21,6 @@ def extract_features(model, x, device: str, batch_size: int = 256) -> torch.Tens
 @STRATEGIES.register("linear_probe")
 class LinearProbe(Strategy):
     needs_target_labels = True
-    #: features computed by this process (tests check they are computed once)
-    extractions: list[str] = []
 
     def setup(self) -> None:
         self.freeze_all_but_head()
@@ -30,7 +28,6 @@ class LinearProbe(Strategy):
         key = f"features:{self.ctx.cache_key}:{self.ctx.target_domain}:train"
         if key not in self.ctx.cache:
             self.ctx.cache[key] = extract_features(self.model, self.ctx.target_unlabeled_x, self.ctx.device)
-            LinearProbe.extractions.append(key)
         feats = self.ctx.cache[key][self.ctx.target_labeled_idx.to(self.ctx.cache[key].device)]
         self.sampler = Sampler(feats, self.ctx.target_labeled.y, self.ctx.config.batch_size,
                                self.ctx.seed + 2, self.ctx.device)

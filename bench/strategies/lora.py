@@ -27,6 +27,7 @@ def lora_config(backbone, hp: LoraHparams):
 
 @STRATEGIES.register("lora")
 class Lora(peft_tools.PeftStrategyMixin, Strategy):
+    requires = ("peft",)  # checked when a suite loads (bench.extras)
     Hparams = LoraHparams
 
     def adapt(self) -> None:

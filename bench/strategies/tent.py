@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.alignment import entropy
-from bench.strategies.base import STRATEGIES, Strategy
+from bench.strategies.base import STRATEGIES, NotApplicable, Strategy
 
 NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
 
@@ -27,7 +27,7 @@ class Tent(Strategy):
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.track_running_stats, m.running_mean, m.running_var = False, None, None
         if not params:
-            raise ValueError("tent trains the affine parameters of normalisation layers, and this "
+            raise NotApplicable("tent trains the affine parameters of normalisation layers, and this "
                              "backbone has none: use one with BatchNorm / LayerNorm / GroupNorm")
         for p in params:
             p.requires_grad_(True)

@@ -1,0 +1,32 @@
+"""The harness's user-facing errors, in one import-light module.
+
+Each is something the user can fix (a suite, a results directory, data, a name, the machine); the
+``bench`` command prints its message on one line and exits with code 2. Their home modules re-export
+them; this module imports nothing, so the command line can catch them without importing torch.
+"""
+from __future__ import annotations
+
+
+class BenchError(Exception):
+    """An error of the input or the environment, not of a cell: exit code 2, no traceback."""
+
+
+class SuiteError(BenchError, ValueError):
+    """A suite that cannot be read or does not validate; the message says what was expected."""
+
+
+class ResultsError(BenchError, RuntimeError):
+    """A results directory that cannot be used as asked (unreadable, full disk, another suite's)."""
+
+
+class DataError(BenchError, ValueError):
+    """Data that is missing, laid out wrongly or corrupt; the message names the expected layout and
+    where to get the data."""
+
+
+class UnknownNameError(BenchError, LookupError):
+    """A name that no registry entry serves; the message lists close matches and what exists."""
+
+
+class DeviceError(BenchError, RuntimeError):
+    """A --device that is not a device name, or one this machine does not have."""
