@@ -15,10 +15,12 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PY) -m pip install --disable-pip-version-check -q -e '.[$(EXTRAS)]'
 	touch $@
 
-run: $(VENV)/.installed-$(EXTRAS)  ## the default suite, offline, then its report
+run: $(VENV)/.installed-$(EXTRAS)  ## the default suite, offline, then its report and leaderboard
 	$(BENCH) run suites/default.yaml --results results/default
 	$(BENCH) report results/default --out reports/default
+	$(BENCH) leaderboard results/default --out reports/default/leaderboard
 	@echo "report: reports/default/index.html and reports/default/README.md"
+	@echo "leaderboard: reports/default/leaderboard/index.html (one file, opens offline)"
 
 ci-check: $(VENV)/.installed-$(EXTRAS)  ## the CI regression check: suites/ci.yaml against baselines/ci
 	$(BENCH) run suites/ci.yaml --results results/ci --fresh --no-progress

@@ -34,6 +34,7 @@ def main() -> None:
     bench run suites/default.yaml      run a suite into results/<suite name>
     bench report results/default       comparison tables from one or more results dirs
     bench compare BASELINE CANDIDATE   regression check (exit 1 on a real regression)
+    bench leaderboard RESULTS...       one explorable offline page over many snapshots
     """
 
 
@@ -201,6 +202,39 @@ def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: t
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--metric") from None
     click.echo(f"report written to {path} and {path.parent / 'index.html'}")
+
+
+@main.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Folder for index.html (default: reports/<name of the last RESULTS>/leaderboard).")
+@click.option("--rule", "rules", multiple=True,
+              help="Selection rules to offer in the page's menu (repeatable; default: every rule the "
+                   "results' checkpoints support, and 'last').")
+def leaderboard(results: tuple[Path, ...], out: Path | None, rules: tuple[str, ...]) -> None:
+    """One self-contained, explorable index.html over RESULTS (one snapshot per directory).
+
+    \b
+    The page works from file:// with no network (scripts and data embedded) and offers:
+      an overall ranking per backbone and label budget under a selection rule from a menu,
+      sortable and filterable tables (backbone, pair, budget, rule, precision, protocol),
+      a drill-down per cell (seeds, trials, learning curves, provenance),
+      an interactive Pareto view (accuracy vs memory / trainable params / throughput),
+      the history of every cell across snapshots with bench compare's regressions flagged,
+      published reference numbers where the suite has them.
+    Example: bench leaderboard results/night-* --out site/
+    """
+    from rich.console import Console
+
+    from bench.leaderboard import write_leaderboard
+
+    out = out or Path("reports") / results[-1].name / "leaderboard"
+    try:
+        with Console(stderr=True).status(f"reading, selecting and aggregating {len(results)} snapshot(s)"):
+            page = write_leaderboard(list(results), out, list(rules) or None)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--rule") from None
+    click.echo(f"leaderboard written to {page} ({page.stat().st_size / 2**20:.1f} MiB)")
 
 
 @main.command()

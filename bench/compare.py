@@ -21,9 +21,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from bench.report.stats import bootstrap_delta
+from bench.report.stats import Estimate, bootstrap_delta
 
 NAMES = ["backbone", "strategy", "hparams", "pair", "label_budget"]
 MATCH = NAMES + ["protocol_hash"]
@@ -103,6 +104,24 @@ def _verdict(c: Check, d, count: bool) -> str:
     return "ok"
 
 
+def judge(chk: Check, base_values, cand_values, count: bool = True,
+          fast: bool = False) -> tuple[Estimate, str]:
+    """The delta of one metric between two groups of seed values, and its verdict.
+
+    ``fast``: skip the bootstrap when the mean delta is within the threshold either way; the verdict
+    is then ``ok`` whatever the interval (same verdict, no CI; for long histories).
+    """
+    b, c = np.asarray(base_values, dtype=float), np.asarray(cand_values, dtype=float)
+    b, c = b[~np.isnan(b)], c[~np.isnan(c)]
+    if len(b) and len(c):
+        raw = c.mean() - b.mean()
+        delta = raw * 100.0 / b.mean() if chk.relative and b.mean() != 0 else raw
+        if fast and abs(delta) <= chk.threshold:
+            return Estimate(float(delta), math.nan, math.nan, min(len(b), len(c))), "ok"
+    d = bootstrap_delta(b, c, relative=chk.relative)
+    return d, _verdict(chk, d, count)
+
+
 def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = None,
             strict_hardware: bool = False) -> Comparison:
     thresholds = thresholds or checks()
@@ -147,8 +166,8 @@ def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = No
                          "threshold": "", "verdict": "REGRESSION"})
             continue
         for chk in thresholds:
-            d = bootstrap_delta(b_ok[chk.metric], c_ok[chk.metric], relative=chk.relative)
             count = not chk.is_cost or same_hw or strict_hardware
+            d, verdict = judge(chk, b_ok[chk.metric], c_ok[chk.metric], count)
             unit = "%" if chk.relative else ""
             rows.append({**ident, "metric": chk.metric,
                          "baseline": _fmt(b_ok[chk.metric].mean(), chk), "candidate": _fmt(c_ok[chk.metric].mean(), chk),
@@ -157,7 +176,7 @@ def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = No
                          if math.isnan(d.lo) else f"[{d.lo:+.2f}, {d.hi:+.2f}]{unit}",
                          "seeds": f"{len(b_ok)}/{len(c_ok)}",
                          "threshold": f"{chk.threshold:g}{unit or ' pts'}",
-                         "verdict": _verdict(chk, d, count)})
+                         "verdict": verdict})
     frame = lambda ks: pd.DataFrame(sorted(ks), columns=MATCH)  # noqa: E731
     return Comparison(pd.DataFrame(rows), frame(keys_b - keys_c), frame(keys_c - keys_b), same_hw, notes)
 
