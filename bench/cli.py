@@ -166,12 +166,18 @@ def list_(what: str) -> None:
 @click.option("--strategy", multiple=True, help="Only this strategy (repeatable).")
 @click.option("--pair", multiple=True, help="Only this domain pair, e.g. 'synth-digits->digits' (repeatable).")
 @click.option("--budget", multiple=True, help="Only this label budget, e.g. 0, 10, all (repeatable).")
+@click.option("--select", "rule", default="last", show_default=True, metavar="RULE",
+              help="Model selection, applied now (nothing reruns): for each (backbone, strategy, pair, "
+                   "budget, seed) the trial and checkpoint with the best score of RULE. One of: last "
+                   "(trial 0's final weights: no selection, needs no checkpoints), source_val, dev, "
+                   "entropy, im, snd, bnm, target_val (budget > 0), oracle (target-test labels: "
+                   "analysis only, labelled in every table). `bench report --select help` lists them.")
 @click.option("--tables", "tables", default=None, metavar="COLUMNS",
               help="Instead of the report: print compact Markdown tables (mean ± sd over seeds) of these "
                    "comma-separated columns, under the command that made them (for README and docs), "
                    "e.g. --tables target_acc,forgetting,trainable_params.")
 def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: tuple[str, ...],
-           strategy: tuple[str, ...], pair: tuple[str, ...], budget: tuple[str, ...],
+           strategy: tuple[str, ...], pair: tuple[str, ...], budget: tuple[str, ...], rule: str,
            tables: str | None) -> None:
     """Leaderboard report from one or more results directories, read as one dataset.
 
@@ -182,23 +188,37 @@ def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: t
       tables/*.csv|tex  every table for papers (LaTeX: booktabs)
       plots/*.png       the figures embedded in index.html
     Each directory is one snapshot (e.g. one nightly run): the tables show the newest snapshot of
-    each cell, and a trend section shows every snapshot, oldest first.
+    each cell, and a trend section shows every snapshot, oldest first. Every table title names the
+    selection rule; with checkpoint tables the report adds the selection-regret and validator-quality
+    tables, and for every rule the aggregates across pairs (IQM, P(improvement), average rank).
     """
+    from bench.report.rules import RULES
+
+    if rule not in RULES:
+        if rule != "help":
+            click.echo(f"error: unknown selection rule {rule!r}", err=True)
+        for name, what in RULES.items():
+            click.echo(f"  {name:<11} {what}", err=rule != "help")
+        sys.exit(0 if rule == "help" else 2)
     if tables:
         from bench.report.summary import summary_tables
 
         try:
             click.echo(summary_tables(list(results), [c.strip() for c in tables.split(",") if c.strip()],
-                                      backbones=backbone, strategies=strategy, pairs=pair, budgets=budget))
+                                      backbones=backbone, strategies=strategy, pairs=pair, budgets=budget,
+                                      rule=rule))
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--tables") from None
         return
     from bench.report import build_report
+    from bench.report.select import SelectionError
 
     out = out or Path("reports") / results[0].name
     try:
         path = build_report(list(results), out, metric=metric, backbones=backbone, strategies=strategy,
-                            pairs=pair, budgets=budget)
+                            pairs=pair, budgets=budget, rule=rule)
+    except SelectionError as e:
+        raise click.BadParameter(str(e), param_hint="--select") from None
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--metric") from None
     click.echo(f"report written to {path} and {path.parent / 'index.html'}")
@@ -252,9 +272,12 @@ def leaderboard(results: tuple[Path, ...], out: Path | None, rules: tuple[str, .
               help="Peak-memory increase, in percent of the baseline.")
 @click.option("--strict-hardware", is_flag=True,
               help="Count cost regressions even when baseline and candidate ran on different devices.")
+@click.option("--select", "rule", default="last", show_default=True, metavar="RULE",
+              help="Model-selection rule applied to BOTH sides before comparing (see `bench report "
+                   "--select help`); last = trial 0's recorded rows.")
 def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_threshold: float,
             forgetting_threshold: float, throughput_threshold: float, memory_threshold: float,
-            strict_hardware: bool) -> None:
+            strict_hardware: bool, rule: str) -> None:
     """Compare CANDIDATE results with BASELINE results, cell by cell, metric by metric.
 
     Cells match by (backbone, strategy, hparams, pair, label budget); their seeds give the noise.
@@ -270,7 +293,7 @@ def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_thr
     try:
         result = cmp_mod.compare(baseline, candidate, cmp_mod.checks(
             acc_threshold, forgetting_threshold, throughput_threshold, memory_threshold),
-            strict_hardware=strict_hardware)
+            strict_hardware=strict_hardware, rule=rule)
     except cmp_mod.CompareError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)

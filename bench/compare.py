@@ -14,6 +14,12 @@ With a single seed on either side the noise is unknown: then the threshold alone
 row says so. A cell that finished ok in the baseline but not in the candidate is a regression too.
 Cost metrics (throughput, memory) only mean something on the same hardware: when the two sides
 ran on different devices they are shown but never counted (``--strict-hardware`` counts them).
+
+Both sides go through the same report-time selection rule (``bench.report.select``, ``--select``):
+``last`` (default) compares trial 0's recorded rows; any other rule first picks, on each side and for
+each seed, the trial and checkpoint with the best score, so that hyper-parameter searches are
+compared as searches. The selected trial's hyper-parameters may differ per seed, so under a rule
+other than ``last`` cells match without ``hparams``.
 """
 from __future__ import annotations
 
@@ -71,18 +77,23 @@ class Comparison:
         return 1 if len(self.regressions) else 0
 
 
-def _load(path: Path) -> pd.DataFrame:
+def _load(path: Path, rule: str = "last") -> pd.DataFrame:
+    from bench.report.select import SelectionError, read_checkpoints, select
     from bench.results import read_results
 
     df = read_results(path)
     if df.empty:
         raise CompareError(f"{path} holds no results; run a suite into it first "
                            "(bench run SUITE --results DIR)")
-    df["pair"] = df["source_domain"] + "->" + df["target_domain"]
-    df["hparams"] = df["hparams"].fillna("{}")
     df["label_budget"] = df["label_budget"].astype(str)
     # rows written before protocol_hash existed: their protocol is unknown, not "the same"
     df["protocol_hash"] = df["protocol_hash"].fillna("").replace("", "unknown")
+    try:
+        df = select(df, read_checkpoints([path]), rule)
+    except SelectionError as e:
+        raise CompareError(f"{path}: {e}") from None
+    df["pair"] = df["source_domain"] + "->" + df["target_domain"]
+    df["hparams"] = df["hparams"].fillna("{}") if rule == "last" else f"(selected by {rule})"
     return df[df["status"] != "skipped"]
 
 
@@ -123,9 +134,10 @@ def judge(chk: Check, base_values, cand_values, count: bool = True,
 
 
 def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = None,
-            strict_hardware: bool = False) -> Comparison:
+            strict_hardware: bool = False, rule: str = "last") -> Comparison:
+    """Compare two results directories cell by cell, both sides selected by ``rule``."""
     thresholds = thresholds or checks()
-    base, cand = _load(Path(baseline)), _load(Path(candidate))
+    base, cand = _load(Path(baseline), rule), _load(Path(candidate), rule)
     hw_b, hw_c = set(base["device_name"].dropna()), set(cand["device_name"].dropna())
     same_hw = hw_b == hw_c
     notes = [] if same_hw else [f"hardware differs (baseline {sorted(hw_b)}, candidate {sorted(hw_c)}): "
@@ -178,6 +190,8 @@ def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = No
                          "threshold": f"{chk.threshold:g}{unit or ' pts'}",
                          "verdict": verdict})
     frame = lambda ks: pd.DataFrame(sorted(ks), columns=MATCH)  # noqa: E731
+    notes.append(f"model selection on both sides: {rule}"
+                 + (" [ORACLE: target-test labels, analysis only]" if rule == "oracle" else ""))
     return Comparison(pd.DataFrame(rows), frame(keys_b - keys_c), frame(keys_c - keys_b), same_hw, notes)
 
 

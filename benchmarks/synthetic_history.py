@@ -83,6 +83,18 @@ def _checkpoints(out: Path, row: dict, rng) -> None:
     pq.write_table(table, out / f"{row['cell_key']}.parquet")
 
 
+def _schema(modern: bool) -> pa.Schema:
+    """The results schema with the newer identity columns (modern) or without them (old results)."""
+    names = {n for n, _ in EXTRA}
+    if not modern:
+        return pa.schema([f for f in SCHEMA if f.name not in names], metadata=SCHEMA.metadata)
+    schema = SCHEMA
+    for name, typ in EXTRA:
+        if name not in schema.names:
+            schema = schema.append(pa.field(name, typ))
+    return schema
+
+
 def write_history(root: Path, snapshots: int = 30, seed: int = 0) -> list[Path]:
     """Write ``snapshots`` results directories under ``root``; returns them, oldest first."""
     rng = np.random.default_rng(seed)
@@ -96,11 +108,9 @@ def write_history(root: Path, snapshots: int = 30, seed: int = 0) -> list[Path]:
                                  and night == snapshots - REGRESSION["snapshot_from_end"])
                     rows += [_row(rng, night, backbone, strategy, pair, b, s, regressed)
                              for b in BUDGETS for s in SEEDS]
-        schema = SCHEMA
         modern = night >= snapshots // 2  # the newer half records precision, protocol and trial
+        schema = _schema(modern)
         if modern:
-            for name, typ in EXTRA:
-                schema = schema.append(pa.field(name, typ))
             for r in rows:
                 r.update(precision="bf16" if r["backbone"].startswith("timm/vit") else "fp32",
                          protocol="two_stage", trial=0)

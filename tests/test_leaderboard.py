@@ -128,10 +128,15 @@ def test_history_joins_old_snapshots_that_lack_precision_and_protocol(tmp_path):
     from bench.results import SCHEMA
 
     old = [row("dann", PAIRS[0], s, 70.0 + s, day=0) for s in range(3)]
-    write_rows(tmp_path / "old", old)
+    old_schema = pa.schema([f for f in SCHEMA if f.name not in ("precision", "protocol")],
+                           metadata=SCHEMA.metadata)
+    (tmp_path / "old").mkdir()
+    pq.write_table(pa.Table.from_pylist(old, schema=old_schema), tmp_path / "old" / "rows.parquet")
     new = [row("dann", PAIRS[0], s, 70.5 + s, day=1) | {"precision": "fp32", "protocol": "two_stage"}
            for s in range(3)]
-    schema = SCHEMA.append(pa.field("precision", pa.string())).append(pa.field("protocol", pa.string()))
+    schema = SCHEMA
+    for name in ("precision", "protocol"):   # columns other issues add to SCHEMA; old files lack them
+        schema = schema if name in schema.names else schema.append(pa.field(name, pa.string()))
     (tmp_path / "new").mkdir()
     pq.write_table(pa.Table.from_pylist(new, schema=schema), tmp_path / "new" / "rows.parquet")
     payload = build([tmp_path / "old", tmp_path / "new"])

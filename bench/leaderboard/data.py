@@ -12,21 +12,19 @@ snapshots, regression verdicts; never the raw 40,000-row history.
 from __future__ import annotations
 
 import json
-import math
 
 import pandas as pd
 
+from bench.leaderboard.cells import CELL, GROUP, NOT_RECORDED, cell_id, num
 from bench.leaderboard.adapters import (AGGREGATE_KIND, aggregate, available_rules, read_checkpoints,
                                         relabel, select)
 from bench.report.data import _budget_order, latest, load, snapshot_order
 from bench.report.stats import pareto_front
 from bench.report.tables import metric_table
+from bench.leaderboard.history import history
 
 #: identity columns other issues add; old results lack them, so they read as NOT_RECORDED
 OPTIONAL_IDENTITY = ("precision", "protocol")
-NOT_RECORDED = "-"
-GROUP = ["backbone", "label_budget", "precision", "protocol"]
-CELL = GROUP + ["method", "pair"]
 COSTS = {  # payload key -> (results column, scale, lower is better, label)
     "mem": ("peak_mem_allocated_bytes", 1 / 2**20, True, "peak memory (MiB)"),
     "params": ("trainable_params", 1.0, True, "trainable parameters"),
@@ -41,17 +39,6 @@ DRILL = ["hparams", "trial", "seed", "target_acc", "status", "cell_key", "snapsh
          "device_name", "host", "run_id", "package_versions", "started_at"]
 SEED_COLUMNS = ["seed", "target_acc", "forgetting", "target_gain", "selected_trial", "selected_step",
                 "status", "error", "run_id", "cell_key"]
-
-
-def num(v, digits: int = 4):
-    """JSON-safe number: NaN/None -> null, numpy scalars -> Python, rounded."""
-    if v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return v
-    return None if math.isnan(f) or math.isinf(f) else round(f, digits)
 
 
 def prepare(rows: pd.DataFrame) -> pd.DataFrame:
@@ -70,14 +57,8 @@ def slim(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[[c for c in KEEP if c in rows.columns]]
 
 
-def cell_id(key: tuple) -> str:
-    return "|".join(map(str, key))
-
-
 def build(results: list, rules: list[str] | None = None) -> dict:
     """The whole payload of the page (a JSON-able dict) from results directories."""
-    from bench.leaderboard.history import history
-
     everything = load(results)
     if everything.empty:
         return {"rules": {}, "snapshots": [], "groups": [], "ranking": [], "cells": [], "pareto": {},

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.compare import checks, judge
-from bench.leaderboard.data import CELL, NOT_RECORDED, cell_id, num
+from bench.leaderboard.cells import CELL, NOT_RECORDED, cell_id, num
 from bench.report.data import snapshot_order
 
 FLAGGED = ("REGRESSION", "improved", "worse (not counted: different hardware)")

@@ -10,7 +10,10 @@ import pandas as pd
 
 from bench.reference import reference_blocks
 from bench.report import plots, render
-from bench.report.data import NOT_OK, apply_filters, groups, latest, load, snapshot_order
+from bench.report.data import (NOT_OK, apply_filters, groups, label_methods, latest, load,
+                                snapshot_order)
+from bench.report.sections import aggregate_blocks, rule_title, selection_blocks
+from bench.report.select import SELECTION_GROUP, describe, read_checkpoints, select
 from bench.report.stats import CI_METHOD
 from bench.report.transferability import transferability_blocks
 from bench.report.tables import cost_frame, display_frame, fmt_cost, metric_table, numeric_frame
@@ -23,10 +26,11 @@ def _slug(*parts: str) -> str:
 
 
 def build_report(results: list[str | Path], out: str | Path, metric: str = "target_acc",
-                 backbones=(), strategies=(), pairs=(), budgets=()) -> Path:
+                 backbones=(), strategies=(), pairs=(), budgets=(), rule: str = "last") -> Path:
     """Write ``index.html``, ``README.md``, ``tables/*.csv|tex`` and ``plots/*.png`` under ``out``.
 
-    Returns the Markdown path.
+    ``rule``: the report-time selection rule (``bench.report.select``); ``last`` (no selection)
+    needs no checkpoint tables and gives the numbers as recorded. Returns the Markdown path.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -36,19 +40,25 @@ def build_report(results: list[str | Path], out: str | Path, metric: str = "targ
         if metric not in everything.columns:
             raise ValueError(f"metric {metric!r} is not a results column; try target_acc, forgetting, "
                              "target_gain, source_acc_after")
-    blocks: list[tuple] = [("h1", "transfer-bench report")]
-    blocks.append(("p", _intro(results, everything, metric)))
+    checkpoints = read_checkpoints(results, [str(d) for d in results])
+    selected = everything
+    if not everything.empty:  # raises SelectionError (a ValueError) when the rule cannot apply
+        selected = label_methods(select(everything, checkpoints, rule), by_hparams=rule == "last")
+    blocks: list[tuple] = [("h1", f"transfer-bench report, {rule_title(rule)}")]
+    blocks.append(("p", _intro(results, everything, metric) + f" Model selection: {describe(rule)}."))
     if everything.empty:
         blocks.append(("p", "No results match (none yet, or the filters exclude all)."))
     else:
-        current = latest(everything)
+        current = latest(selected)
         for backbone, budget in groups(current):
             part = current[(current["backbone"] == backbone) & (current["label_budget"] == budget)]
-            blocks += _group_blocks(out, part, metric, backbone, budget)
+            blocks += _group_blocks(out, part, metric, backbone, budget, rule)
+            blocks += aggregate_blocks(out, part, metric, rule, backbone, budget)
+            blocks += selection_blocks(out, _raw_rows(everything, part), checkpoints, backbone, budget)
         blocks += transferability_blocks(current, out)  # empty unless rows carry the scores
-        blocks += _trend_blocks(out, everything, metric)
+        blocks += _trend_blocks(out, selected, metric, rule)
         blocks += reference_blocks(current)
-        blocks += _status_blocks(current)
+        blocks += _status_blocks(latest(everything))
     md = out / "README.md"
     md.write_text(render.markdown(blocks))
     (out / "index.html").write_text(render.html_page(blocks, "transfer-bench report"))
@@ -66,38 +76,52 @@ def _intro(results, df: pd.DataFrame, metric: str) -> str:
             "listed under their table.")
 
 
-def _table_blocks(out: Path, part: pd.DataFrame, metric: str, backbone: str, budget: str) -> list[tuple]:
+def _raw_rows(everything: pd.DataFrame, part: pd.DataFrame) -> pd.DataFrame:
+    """Every trial's row behind the selected rows of ``part`` (same snapshot and selection group)."""
+    keys = ["snapshot"] + SELECTION_GROUP
+    return everything.merge(part[keys].drop_duplicates(), on=keys)
+
+
+def _table_slug(*parts: str, rule: str) -> str:
+    # rule 'last' keeps the file names reports always had
+    return _slug(*parts) if rule == "last" else _slug(*parts, f"select-{rule}")
+
+
+def _table_blocks(out: Path, part: pd.DataFrame, metric: str, backbone: str, budget: str,
+                  rule: str) -> list[tuple]:
     t = metric_table(part, metric)
     if not t.methods:
         return []
     text, bold = display_frame(t)
-    caption = f"{metric}, {backbone}, label budget {budget}"
-    render.write_table(out, _slug(metric, backbone, f"budget-{budget}"), text, bold, numeric_frame(t),
-                       caption)
+    caption = f"{metric}, {backbone}, label budget {budget}, {rule_title(rule)}"
+    render.write_table(out, _table_slug(metric, backbone, f"budget-{budget}", rule=rule), text, bold,
+                       numeric_frame(t), caption)
     blocks = [("h3", caption), ("table", text, bold)]
     if t.note():
         blocks.append(("p", t.note()))
     return blocks
 
 
-def _group_blocks(out: Path, part: pd.DataFrame, metric: str, backbone: str, budget: str) -> list[tuple]:
+def _group_blocks(out: Path, part: pd.DataFrame, metric: str, backbone: str, budget: str,
+                  rule: str = "last") -> list[tuple]:
     title = f"{backbone}, label budget {budget}"
     blocks: list[tuple] = [("h2", title)]
     for m in [metric] + [s for s in SECONDARY if s != metric]:
-        blocks += _table_blocks(out, part, m, backbone, budget)
+        blocks += _table_blocks(out, part, m, backbone, budget, rule)
     cost = cost_frame(part)
     if not cost.empty:
         shown = fmt_cost(cost)
-        render.write_table(out, _slug("cost", backbone, f"budget-{budget}"), shown,
+        render.write_table(out, _table_slug("cost", backbone, f"budget-{budget}", rule=rule), shown,
                            pd.DataFrame(False, index=shown.index, columns=shown.columns), cost,
-                           f"cost, {backbone}, label budget {budget}")
-        blocks += [("h3", f"cost, {title}"),
+                           f"cost, {backbone}, label budget {budget}, {rule_title(rule)}")
+        blocks += [("h3", f"cost, {title}, {rule_title(rule)}"),
                    ("table", shown, pd.DataFrame(False, index=shown.index, columns=shown.columns)),
                    ("p", "Mean over the method's ok cells (all pairs and seeds). Memory: peak of the "
                          "adaptation stage; `cpu_rss` is the process's resident memory (includes the "
                          "interpreter and libraries), `cuda` is torch's allocated memory. Throughput "
                          "timings on a shared machine are noisy.")]
-    slug = _slug(backbone, f"budget-{budget}")
+    slug = _table_slug(backbone, f"budget-{budget}", rule=rule)
+    title = f"{title}, {rule_title(rule)}"
     figs = [(plots.pareto(part, metric, f"{metric} vs cost: {title}"), f"pareto__{slug}.png",
              f"{metric} against peak memory, trainable parameters and throughput, Pareto front dashed"),
             (plots.forgetting_vs_gain(part, f"forgetting vs target gain: {title}"),
@@ -110,7 +134,7 @@ def _group_blocks(out: Path, part: pd.DataFrame, metric: str, backbone: str, bud
     return blocks
 
 
-def _trend_blocks(out: Path, df: pd.DataFrame, metric: str) -> list[tuple]:
+def _trend_blocks(out: Path, df: pd.DataFrame, metric: str, rule: str = "last") -> list[tuple]:
     snaps = snapshot_order(df)
     blocks: list[tuple] = [("h2", "Leaderboard over time")]
     if len(snaps) < 2:
@@ -130,7 +154,7 @@ def _trend_blocks(out: Path, df: pd.DataFrame, metric: str) -> list[tuple]:
         text.index = [f"{m} @ {p}" for m, p in text.index]
         text.index.name = "method @ pair"
         title = f"{backbone}, label budget {budget}"
-        blocks += [("h3", f"trend, {title}"), ("table", text, pd.DataFrame(False, index=text.index,
+        blocks += [("h3", f"trend, {title}, {rule_title(rule)}"), ("table", text, pd.DataFrame(False, index=text.index,
                                                                              columns=text.columns))]
         fig = plots.trend(part, metric, snaps, f"{metric} over snapshots: {title}")
         if fig is not None:

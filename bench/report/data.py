@@ -80,8 +80,23 @@ def load(results: Iterable[str | Path]) -> pd.DataFrame:
     df["label_budget"] = df["label_budget"].astype(str)
     df["pair"] = df["source_domain"] + "->" + df["target_domain"]
     df["hparams"] = df["hparams"].fillna("{}")
-    variants = df.groupby("strategy")["hparams"].agg(lambda s: set(s))
-    df["method"] = [strategy_label(s, h, variants[s]) for s, h in zip(df["strategy"], df["hparams"])]
+    df = label_methods(df)
+    # a snapshot's time is its earliest start; a directory with no start times keeps its CLI order
+    started = pd.to_datetime(df["started_at"], utc=True, errors="coerce")
+    first = started.groupby(df["snapshot"]).transform("min")
+    df["snapshot_time"] = first
+    return df
+
+
+def label_methods(df: pd.DataFrame, by_hparams: bool = True) -> pd.DataFrame:
+    """Set ``method``: the strategy, with its hyper-parameters when it appears with several
+    (``by_hparams``; off after a search selected hyper-parameters per seed), and an oracle tag."""
+    df = df.copy()
+    if by_hparams:
+        variants = df.groupby("strategy")["hparams"].agg(lambda s: set(s))
+        df["method"] = [strategy_label(s, h, variants[s]) for s, h in zip(df["strategy"], df["hparams"])]
+    else:
+        df["method"] = df["strategy"]
     # rows measured under different protocols (steps, lr, selection, ...) are never pooled: when a
     # method appears under several protocol hashes, each becomes its own labelled method
     df["protocol_hash"] = df["protocol_hash"].fillna("").replace("", "unknown")
@@ -91,10 +106,6 @@ def load(results: Iterable[str | Path]) -> pd.DataFrame:
     # docs/protocol.md: a selection that peeks at target-test labels is labelled as such in every table
     oracle = df["selection_rule"].astype(str).str.startswith("oracle")
     df.loc[oracle, "method"] = df.loc[oracle, "method"] + " [oracle selection]"
-    # a snapshot's time is its earliest start; a directory with no start times keeps its CLI order
-    started = pd.to_datetime(df["started_at"], utc=True, errors="coerce")
-    first = started.groupby(df["snapshot"]).transform("min")
-    df["snapshot_time"] = first
     return df
 
 

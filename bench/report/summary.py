@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report.data import apply_filters, latest, load
+from bench.report.data import apply_filters, label_methods, latest, load
 
 
 def _fmt(value: float) -> str:
@@ -34,10 +34,15 @@ def _cell(values: pd.Series) -> str:
 
 
 def summary_tables(results: list[str | Path], columns: list[str], command: str | None = None,
-                   backbones=(), strategies=(), pairs=(), budgets=()) -> str:
+                   backbones=(), strategies=(), pairs=(), budgets=(), rule: str = "last") -> str:
+    from bench.report.select import read_checkpoints, select
+
     df = load(results)
     if df.empty:
         return "No results.\n"
+    # one row per seed, chosen by the report-time selection rule (trials are never pooled as seeds)
+    df = label_methods(select(df, read_checkpoints(results, [str(r) for r in results]), rule),
+                       by_hparams=rule == "last")
     unknown = [c for c in columns if c not in df.columns]
     if unknown:
         raise ValueError(f"--tables: {', '.join(unknown)} not a results column; e.g. target_acc, "
@@ -45,14 +50,14 @@ def summary_tables(results: list[str | Path], columns: list[str], command: str |
     df = latest(apply_filters(df, backbones, strategies, pairs, budgets))
     ok = df[df["status"] == "ok"]
     command = command or "bench report " + " ".join(map(shlex.quote, map(str, results))) + \
-        " --tables " + ",".join(columns)
+        " --tables " + ",".join(columns) + ("" if rule == "last" else f" --select {rule}")
     out = []
     for (backbone, pair, budget), g in ok.groupby(["backbone", "pair", "label_budget"], sort=True):
         rows = []
         for method, m in g.groupby("method", sort=False):
             rows.append({"method": method, "n": len(m), **{c: _cell(m[c]) for c in columns}})
         rows.sort(key=lambda r: r["method"])
-        out += [f"**{backbone}, {pair}, label budget {budget}** (mean ± sd over seeds)", "",
+        out += [f"**{backbone}, {pair}, label budget {budget}, selection: {rule}** (mean ± sd over seeds)", "",
                 pd.DataFrame(rows).to_markdown(index=False), ""]
     not_ok = df[df["status"] != "ok"]
     if len(not_ok):
