@@ -29,6 +29,7 @@ from bench.selection import Selector
 from bench.protocol import starts_from_initial, target_pools
 from bench.suite import Cell
 from bench.train import Diverged, StepLoop, evaluate
+from bench.transferability import cell_scores
 
 NAN = float("nan")
 ProgressFn = Callable[[str, int, int], None]  # (stage, step, total)
@@ -101,6 +102,10 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
 
     # 3. adaptation: the strategy sees target-train labels only within the budget
     labeled_idx = budget_indices(target.train.y, cell.label_budget, cell.seed)
+    # transferability scores: the source model on the labelled target examples, before adapting
+    # (every label of the budget, before target_val is carved out of it)
+    row.update(cell_scores(model, target.train, labeled_idx, device, memo,
+                           f"{meta.get('source_key', '')}:{cell.target_domain}:{cell.label_budget}:{cell.seed}"))
     # target_val: labels carved out of the budget for validation; the strategy trains on the rest
     labeled_idx, held_idx = carve_validation(target.train.y, labeled_idx, cell.target_val, cell.seed)
     hp = strategy_cls.Hparams(**cell.hparams)

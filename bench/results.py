@@ -58,6 +58,9 @@ COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("source_cached", _BOOL, False), ("batch_size", _I64, 0), ("adapter_bytes", _I64, None),
     # domain alignment: proxy A-distance between source and target features, before / after
     ("a_distance_before", _F64, NAN), ("a_distance_after", _F64, NAN),
+    # transferability of the source model, before adaptation (bench/transferability.py); NaN at
+    # label budget 0
+    ("logme", _F64, NAN), ("leep", _F64, NAN), ("nce", _F64, NAN), ("hscore", _F64, NAN),
     # anything else a strategy or stage wants on record, as a JSON object
     ("extra", _STR, "{}"),
     # outcome
@@ -86,7 +89,7 @@ def identity_row(cell: Any, run_id: str = "") -> dict[str, Any]:
     fields = cell.model_dump(mode="json")
     row = {name: fields[name] for name in SCHEMA.names if name in fields and name not in ("backbone", "hparams", "label_budget")}
     row.update(run_id=run_id, cell_key=cell.key(), protocol_hash=cell.protocol_hash(),
-               backbone=cell.backbone.name, hparams=json.dumps(cell.hparams, sort_keys=True),
+               backbone=getattr(cell.backbone, "display_name", cell.backbone.name), hparams=json.dumps(cell.hparams, sort_keys=True),
                label_budget=str(cell.label_budget), selection_rule=cell.selection,
                batch_size=cell.adapt.batch_size)
     return row

@@ -63,7 +63,8 @@ def _load_or_train(cell: Cell, domain: Domain, device: str, entry: Path, model: 
 
     torch.manual_seed(cell.seed)
     t0 = time.perf_counter()
-    fit_supervised(model, domain.train, cell.source, seed=cell.seed, device=device, on_step=on_step)
+    fit_supervised(model, domain.train, cell.source, seed=cell.seed, device=device, on_step=on_step,
+                   steps=cell.backbone.source_steps)  # None: the suite's source.steps
     meta = {"source_key": cell.source_key(), "wall_s": time.perf_counter() - t0,
             "backbone": cell.backbone.model_dump(mode="json"), "source_domain": cell.source_domain,
             "seed": cell.seed, "train": cell.source.model_dump(mode="json")}

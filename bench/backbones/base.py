@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 from torch import nn
 
 from bench.registry import Registry
@@ -30,10 +30,28 @@ class BackboneSpec(BaseModel):
     #: width of a bottleneck Linear(d, b) + BatchNorm + ReLU between backbone and head (TLL uses
     #: 256 on Office-31); the features that alignment losses and discriminators see. None: none.
     bottleneck: int | None = Field(None, ge=1)
+    #: source-stage steps for this backbone instead of the suite's ``source.steps``: source models
+    #: of one backbone at several training lengths (does the score rank them?)
+    source_steps: int | None = Field(None, ge=0)
+    #: the name rows and reports use, to tell two entries of one backbone apart (widths, input
+    #: sizes); default: ``name``, plus ``@<source_steps>`` when that is set
+    label: str | None = None
 
     @property
-    def label(self) -> str:
-        return self.name
+    def display_name(self) -> str:
+        if self.label:
+            return self.label
+        return self.name if self.source_steps is None else f"{self.name}@{self.source_steps}"
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_new_fields(self, handler: Any) -> dict[str, Any]:
+        # fields added after results existed are left out while unset, so every cell key (a hash
+        # of this dump) that was valid before they existed stays the same
+        out = handler(self)
+        for key in ("source_steps", "label", "bottleneck"):
+            if out.get(key) is None:
+                out.pop(key, None)
+        return out
 
 
 BACKBONES: Registry[Callable[..., "TransferModel"]] = Registry("backbone", "bench.backbones")
