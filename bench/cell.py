@@ -28,8 +28,10 @@ from bench.precision import Amp, configure_backends
 from bench.source_stage import initial_model, source_model
 from bench.strategies import AdaptContext, NotApplicable, get_strategy
 from bench.selection import Selector
+from bench.protocol import starts_from_initial, target_pools
 from bench.suite import Cell
 from bench.train import Diverged, StepLoop, evaluate
+from bench.transferability import cell_scores
 
 NAN = float("nan")
 ProgressFn = Callable[[str, int, int], None]  # (stage, step, total)
@@ -83,33 +85,47 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
     if modality != source.modality:  # e.g. a text backbone in a suite that also has an image pair
         raise NotApplicable(f"{cell.backbone.name} takes {modality} inputs; {cell.source_domain} is {source.modality}")
 
-    # 1. source stage (cached and shared by every cell with the same source key)
-    on_source = (lambda s, t: progress("source", s, t)) if progress else None
-    model, meta = source_model(cell, source, device, results_dir / "_source_models", on_source)
+    # the unlabelled target pool and the split target accuracy is measured on (bench/protocol.py)
+    target_x, target_eval = target_pools(cell.target_split, target)
+
+    # 1. source stage (cached and shared by every cell with the same source key); under the joint
+    # protocol a domain-adaptation method starts from the initial weights instead, with no source stage
+    joint = starts_from_initial(cell.protocol, strategy_cls)
+    if joint:
+        model = initial_model(cell, source).to(device)
+        meta = {"wall_s": 0.0, "cached": False, "source_key": f"initial-{cell.source_key()}"}
+    else:
+        on_source = (lambda s, t: progress("source", s, t)) if progress else None
+        model, meta = source_model(cell, source, device, results_dir / "_source_models", on_source)
     row["source_wall_s"], row["source_cached"] = meta["wall_s"], meta["cached"]
 
-    # 2. before adaptation
+    # 2. before adaptation (no source model under joint: these stay NaN)
     model.eval()
-    row["source_acc_before"], _ = evaluate(model, source.test, device, amp=amp)
-    row["target_acc_before"], _ = evaluate(model, target.test, device, amp=amp)
-    row["a_distance_before"] = _a_distance(model, source, target, device, cell.seed)
+    if not joint:
+        row["source_acc_before"], _ = evaluate(model, source.test, device, amp=amp)
+        row["target_acc_before"], _ = evaluate(model, target_eval, device, amp=amp)
+        row["a_distance_before"] = _a_distance(model, source, target, device, cell.seed)
 
     # 3. adaptation: the strategy sees target-train labels only within the budget
     labeled_idx = budget_indices(target.train.y, cell.label_budget, cell.seed)
+    # transferability scores: the source model on the labelled target examples, before adapting
+    # (every label of the budget, before target_val is carved out of it)
+    row.update(cell_scores(model, target.train, labeled_idx, device, memo,
+                           f"{meta.get('source_key', '')}:{cell.target_domain}:{cell.label_budget}:{cell.seed}"))
     # target_val: labels carved out of the budget for validation; the strategy trains on the rest
     labeled_idx, held_idx = carve_validation(target.train.y, labeled_idx, cell.target_val, cell.seed)
     hp = strategy_cls.Hparams(**cell.hparams)
     steps = strategy_cls.total_steps(hp, cell.adapt.steps) if strategy_cls.trains else 0
     ctx = AdaptContext(
         source_train=source.train, source_val=source.val, target_labeled=target.train.take(labeled_idx),
-        target_labeled_idx=labeled_idx, target_unlabeled_x=target.train.x,
+        target_labeled_idx=labeled_idx, target_unlabeled_x=target_x,
         num_classes=target.num_classes, config=cell.adapt, steps=steps, seed=cell.seed,
         device=device,
         initial_model=lambda: place_model(initial_model(cell, source), cell.backbone, device, compile=False),
         cache=memo, cache_key=meta.get("source_key", ""), target_domain=cell.target_domain, amp=amp)
     torch.manual_seed(cell.seed)
     strategy = strategy_cls(model, ctx, hp)
-    selector = Selector(cell.selection, strategy, source.val, device, target_x=target.train.x)
+    selector = Selector(cell.selection, strategy, source.val, device, target_x=target_x)
     recorder = CheckpointRecorder(row["cell_key"], strategy, source, target, target.train.take(held_idx),
                                   device, cell.seed) if cell.checkpoints else None
     at = checkpoint_steps(steps, cell.checkpoints)
@@ -153,7 +169,7 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
 
     # 4. after adaptation
     strategy.model.eval()
-    row["target_acc"], row["infer_samples_per_s"] = evaluate(strategy.predict, target.test, device, amp=amp)
+    row["target_acc"], row["infer_samples_per_s"] = evaluate(strategy.predict, target_eval, device, amp=amp)
     row["source_acc_after"], _ = evaluate(strategy.predict, source.test, device, amp=amp)
     row["forgetting"] = row["source_acc_before"] - row["source_acc_after"]
     row["target_gain"] = row["target_acc"] - row["target_acc_before"]

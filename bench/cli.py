@@ -151,7 +151,7 @@ def _print_grid(suite, results_dir: Path) -> None:
         table.add_column(col)
     cells = expand(suite)
     for c in cells:
-        table.add_row(c.key(), c.backbone.name, c.strategy, str(c.trial), hparams_label(c.hparams), c.pair, str(c.label_budget),
+        table.add_row(c.key(), c.backbone.display_name, c.strategy, str(c.trial), hparams_label(c.hparams), c.pair, str(c.label_budget),
                       str(c.seed), "yes" if c.key() in done else "")
     Console(width=None if sys.stdout.isatty() else 200).print(table)  # logs: no truncation
     n_done = sum(c.key() in done for c in cells)

@@ -42,6 +42,8 @@ COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("selection_rule", _STR, ""),
     # hyper-parameter trial of a search (0 = the strategy's defaults); hparams holds its values
     ("trial", _I64, 0),
+    # protocol choices (docs/training-protocols.md): joint / two-stage training, inductive / transductive target
+    ("protocol", _STR, "two_stage"), ("target_split", _STR, "inductive"),
     # hash of everything in the cell that is not identity (steps, lr, selection, ...): rows whose
     # protocol_hash differs were measured under different protocols and are never pooled or compared
     ("protocol_hash", _STR, ""),
@@ -56,6 +58,9 @@ COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("source_cached", _BOOL, False), ("batch_size", _I64, 0), ("adapter_bytes", _I64, None),
     # domain alignment: proxy A-distance between source and target features, before / after
     ("a_distance_before", _F64, NAN), ("a_distance_after", _F64, NAN),
+    # transferability of the source model, before adaptation (bench/transferability.py); NaN at
+    # label budget 0
+    ("logme", _F64, NAN), ("leep", _F64, NAN), ("nce", _F64, NAN), ("hscore", _F64, NAN),
     # numeric precision of training and evaluation (fp32, tf32, bf16, fp16); with compile on, the
     # first adaptation step's wall time, which holds the compilation (NaN when off)
     ("precision", _STR, "fp32"), ("compile_s", _F64, NAN),
@@ -71,7 +76,8 @@ SCHEMA = pa.schema([(name, kind) for name, kind, _ in COLUMNS],
                    metadata={VERSION_KEY: str(SCHEMA_VERSION).encode()})
 #: the columns that say which cell a row is (the rest are its measurements and provenance)
 IDENTITY = ("run_id", "suite", "cell_key", "backbone", "strategy", "hparams", "source_domain",
-            "target_domain", "label_budget", "seed", "selection_rule", "trial", "protocol_hash")
+            "target_domain", "label_budget", "seed", "selection_rule", "trial", "protocol",
+            "target_split", "protocol_hash")
 
 
 def new_row() -> dict[str, Any]:
@@ -86,7 +92,7 @@ def identity_row(cell: Any, run_id: str = "") -> dict[str, Any]:
     fields = cell.model_dump(mode="json")
     row = {name: fields[name] for name in SCHEMA.names if name in fields and name not in ("backbone", "hparams", "label_budget")}
     row.update(run_id=run_id, cell_key=cell.key(), protocol_hash=cell.protocol_hash(),
-               backbone=cell.backbone.name, hparams=json.dumps(cell.hparams, sort_keys=True),
+               backbone=getattr(cell.backbone, "display_name", cell.backbone.name), hparams=json.dumps(cell.hparams, sort_keys=True),
                label_budget=str(cell.label_budget), selection_rule=cell.selection,
                batch_size=cell.adapt.batch_size)
     return row

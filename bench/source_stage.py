@@ -26,10 +26,17 @@ from bench.suite import Cell
 from bench.train import fit_supervised
 
 def initial_model(cell: Cell, domain: Domain) -> TransferModel:
-    """The weights the source stage starts from: seeded by the cell's seed, so reproducible."""
+    """The weights the source stage starts from: seeded by the cell's seed, so reproducible.
+
+    A pair whose domains differ in resolution (``mnist`` 28x28 -> ``digits`` 8x8) runs at one: the
+    backbone's ``input_size`` if the suite sets one, else the source domain's size (target images
+    are resized to it, as MNIST -> USPS papers resize USPS to 28x28)."""
     torch.manual_seed(cell.seed)
     in_chans = domain.input_shape[0] if domain.modality == "image" else 0
-    return create_model(cell.backbone, num_classes=domain.num_classes, in_chans=in_chans)
+    model = create_model(cell.backbone, num_classes=domain.num_classes, in_chans=in_chans)
+    if domain.modality == "image" and model.input_size is None:
+        model.input_size = domain.input_shape[-1]
+    return model
 
 
 def source_model(cell: Cell, domain: Domain, device: str, cache_root: Path,
@@ -59,7 +66,8 @@ def _load_or_train(cell: Cell, domain: Domain, device: str, entry: Path, model: 
     torch.manual_seed(cell.seed)
     t0 = time.perf_counter()
     loop = fit_supervised(model, domain.train, cell.source, seed=cell.seed, device=device,
-                          on_step=on_step, amp=Amp(cell.precision, device))
+                          on_step=on_step, amp=Amp(cell.precision, device),
+                          steps=cell.backbone.source_steps)  # None: the suite's source.steps
     meta = {"source_key": cell.source_key(), "wall_s": time.perf_counter() - t0, "step_s": loop.step_s,
             "backbone": cell.backbone.model_dump(mode="json"), "source_domain": cell.source_domain,
             "seed": cell.seed, "train": cell.source.model_dump(mode="json")}

@@ -18,10 +18,37 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bench.backbones import BACKBONES, BackboneSpec
 from bench.errors import SuiteError
 from bench.config import TrainConfig  # noqa: F401 - part of the suite's public surface
+from bench.protocol import Protocol, TargetSplit
 from bench.results import hparams_label
 
 #: bump when the protocol of one cell changes so that old results are not reused
 PROTOCOL_VERSION = 1
+
+
+#: fields added after results were first stored, at the values that mean "as before": a cell that
+#: leaves them there keeps the key (and source key) it had, so stored results and baselines still match
+NEW_TRAIN_DEFAULTS = {"nesterov": False, "schedule": "constant", "anneal_gamma": 0.001,
+                      "anneal_power": 0.75, "warmup_steps": 0, "backbone_lr_mult": 1.0, "epochs": None,
+                      "iterations_per_epoch": None}
+NEW_BACKBONE_DEFAULTS = {"bottleneck": None}
+
+
+def drop_new_defaults(ident: dict[str, Any]) -> dict[str, Any]:
+    """Remove the :data:`NEW_TRAIN_DEFAULTS` / :data:`NEW_BACKBONE_DEFAULTS` fields that sit at their
+    default from a dumped cell (or source-stage identity), and the protocol fields when at theirs."""
+    for stage in ("source", "adapt", "train"):
+        for name, default in NEW_TRAIN_DEFAULTS.items():
+            if isinstance(ident.get(stage), dict) and ident[stage].get(name, default) == default:
+                ident[stage].pop(name, None)
+    for name, default in NEW_BACKBONE_DEFAULTS.items():
+        if isinstance(ident.get("backbone"), dict) and ident["backbone"].get(name, default) == default:
+            ident["backbone"].pop(name, None)
+    mode = ident.pop("protocol", "two_stage")  # the name "protocol" holds PROTOCOL_VERSION in keys
+    if mode != "two_stage":
+        ident["protocol_mode"] = mode
+    if ident.get("target_split") == "inductive":
+        del ident["target_split"]
+    return ident
 
 
 def stable_hash(obj: Any) -> str:
@@ -115,6 +142,12 @@ class Suite(BaseModel):
     #: how the adapted model is chosen; only rules that use data the strategy may see
     #: (``target_entropy``: lowest mean prediction entropy on unlabelled target-train inputs)
     selection: Literal["last", "source_val", "target_entropy"] = "last"
+    #: two_stage (cached source stage, then adaptation) or joint (DA methods train from the initial
+    #: weights on source + target together); see bench/protocol.py
+    protocol: Protocol = "two_stage"
+    #: inductive (unlabelled target = target-train, measured on disjoint target-test) or
+    #: transductive (unlabelled target = the whole target domain, measured on the same images)
+    target_split: TargetSplit = "inductive"
     #: hyper-parameter trials per strategy entry (trial 0 = the defaults; see bench/search.py)
     trials: int = Field(1, ge=1)
     #: seeds the trial draws; change it for a fresh search, never needed otherwise
@@ -246,6 +279,8 @@ class Cell(BaseModel):
     source: TrainConfig
     adapt: TrainConfig
     selection: str
+    protocol: Protocol = "two_stage"
+    target_split: TargetSplit = "inductive"
     #: hyper-parameter trial (0 = the strategy's defaults); ``hparams`` holds its values
     trial: int = 0
     #: validator evaluations during adaptation (0 = none)
@@ -263,6 +298,7 @@ class Cell(BaseModel):
         for name in ("trial", "checkpoints", "target_val"):  # added later: keys of cells that
             if ident[name] == 0:                                # do not use them stay as they were
                 del ident[name]
+        drop_new_defaults(ident)
         if ident["precision"] == "fp32":
             del ident["precision"]
         ident["protocol"] = PROTOCOL_VERSION
@@ -273,15 +309,16 @@ class Cell(BaseModel):
         backbone, strategy and hyper-parameters, pair, budget, seed, trial, suite). Generic on
         purpose: a field added to the Cell later is part of the protocol unless listed in
         ``IDENTITY_FIELDS``. Rows with different hashes are never pooled or compared."""
-        ident = self.model_dump(mode="json", exclude=IDENTITY_FIELDS | {"data_on_device"})  # speed only
+        ident = drop_new_defaults(self.model_dump(mode="json", exclude=IDENTITY_FIELDS | {"data_on_device"}))  # speed only
         ident["protocol"] = PROTOCOL_VERSION
         return stable_hash(ident)
 
     def source_key(self) -> str:
         """What the source stage depends on: cells sharing it share one source model."""
-        ident = {"backbone": backbone_ident(self.backbone), "source": self.source_domain,
-                 "seed": self.seed, "train": self.source.model_dump(mode="json"),
-                 "protocol": PROTOCOL_VERSION}
+        ident = drop_new_defaults({"backbone": backbone_ident(self.backbone),
+                                   "source": self.source_domain, "seed": self.seed,
+                                   "train": self.source.model_dump(mode="json")})
+        ident["protocol"] = PROTOCOL_VERSION
         if self.precision != "fp32":
             ident["precision"] = self.precision
         return stable_hash(ident)
@@ -293,9 +330,11 @@ class Cell(BaseModel):
     def describe(self) -> str:
         hp = hparams_label(self.hparams)
         trial = f" trial={self.trial}" if self.trial else ""
-        prec = f" {self.precision}" if self.precision != "fp32" else ""
+        proto = "".join(f" {v}" for v, d in ((self.protocol, "two_stage"), (self.target_split, "inductive"))
+                        if v != d)
+        proto += f" {self.precision}" if self.precision != "fp32" else ""
         return (f"{self.backbone.name} {self.strategy}{trial}{'(' + hp + ')' if hp else ''} "
-                f"{self.pair} budget={self.label_budget} seed={self.seed}{prec}")
+                f"{self.pair} budget={self.label_budget} seed={self.seed}{proto}")
 
 
 class SuiteLoader(yaml.SafeLoader):
@@ -367,6 +406,7 @@ def expand(suite: Suite) -> list[Cell]:
                                   label_budget=budget, seed=seed, source=suite.source,
                                   adapt=suite.adapt, selection=suite.selection, trial=trial,
                                   checkpoints=suite.checkpoints, target_val=suite.target_val,
+                                  protocol=suite.protocol, target_split=suite.target_split,
                                   precision=bb.precision or suite.precision,
                                   data_on_device=suite.data_on_device))
     return cells

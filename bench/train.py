@@ -13,6 +13,7 @@ from bench.data.base import Split, batches
 from bench.config import TrainConfig
 from bench.data.sampler import Sampler
 from bench.precision import FP32, Amp
+from bench.schedules import attach_schedule, param_groups
 
 
 class Diverged(RuntimeError):
@@ -57,15 +58,23 @@ class LossCheck:
             raise Diverged(steps[i], values[i].item())
 
 
-def make_optimizer(params: Iterable[Any], cfg: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
-    """The suite's optimiser over ``params`` (tensors or param-group dicts, each may set its lr)."""
+def make_optimizer(params: Iterable[Any], cfg: TrainConfig, lr: float | None = None,
+                   model: nn.Module | None = None, total_steps: int | None = None,
+                   clock: Callable[[], int] | None = None) -> torch.optim.Optimizer:
+    """The suite's optimiser over ``params`` (tensors or param-group dicts, each may set its lr),
+    with the config's backbone multiplier (needs ``model``) and schedule (``bench.schedules``)."""
     params = [p for p in params if isinstance(p, dict) or p.requires_grad]
     lr = lr or cfg.lr
+    params = param_groups(params, cfg, lr, model)
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
-    return torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
+        opt = torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                              nesterov=cfg.nesterov)
+    elif cfg.optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
+    attach_schedule(opt, cfg, cfg.steps if total_steps is None else total_steps, clock)
+    return opt
 
 
 def sync(device: str) -> None:
@@ -138,7 +147,8 @@ def fit_supervised(model: nn.Module, split: Split, cfg: TrainConfig, seed: int, 
                    lr: float | None = None, amp: Amp = FP32) -> StepLoop:
     """Cross-entropy training of every trainable parameter on a labelled split."""
     sampler = Sampler(split.x, split.y, cfg.batch_size, seed, device, augment=split.augment)
-    opt = make_optimizer(model.parameters(), cfg, lr=lr)
+    total = cfg.steps if steps is None else steps
+    opt = make_optimizer(model.parameters(), cfg, lr=lr, model=model, total_steps=total)
     model.train()
 
     def update(_: int) -> dict[str, Any]:
@@ -148,7 +158,7 @@ def fit_supervised(model: nn.Module, split: Split, cfg: TrainConfig, seed: int, 
         amp.backward_step(opt, loss)
         return {"loss": loss.detach()}
 
-    loop = StepLoop(cfg.steps if steps is None else steps, device, on_step=on_step)
+    loop = StepLoop(total, device, on_step=on_step)
     loop.run(update, lambda: sampler.samples)
     return loop
 

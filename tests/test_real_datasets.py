@@ -330,7 +330,7 @@ def test_run_without_data_fails_before_any_cell(isolated, tmp_path):
 
 # --- nightly suites and the published reference ----------------------------------------------------
 
-@pytest.mark.parametrize("name", ["nightly-gpu", "officehome-gpu"])
+@pytest.mark.parametrize("name", ["nightly-gpu", "nightly-gpu-published", "officehome-gpu"])
 def test_gpu_suites_parse_and_expand_without_data(name):
     from bench.suite import expand, load_suite
 
@@ -338,7 +338,7 @@ def test_gpu_suites_parse_and_expand_without_data(name):
     cells = expand(suite)
     assert all(c.backbone.pretrained is True for c in cells)
     pairs = {c.pair for c in cells}
-    assert len(pairs) == (6 if name == "nightly-gpu" else 4) and len({c.seed for c in cells}) >= 2
+    assert len(pairs) == (4 if name == "officehome-gpu" else 6) and len({c.seed for c in cells}) >= 2
 
 
 def test_report_shows_published_numbers_beside_measured(tmp_path):

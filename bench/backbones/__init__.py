@@ -10,7 +10,10 @@ from bench.backbones.base import BACKBONES, BackboneSpec, TransferModel, count_p
 def create_model(spec: BackboneSpec | str, num_classes: int, in_chans: int = 3) -> TransferModel:
     if isinstance(spec, str):
         spec = BackboneSpec(name=spec)
-    return BACKBONES.get(spec.name)(spec, num_classes=num_classes, in_chans=in_chans)
+    model = BACKBONES.get(spec.name)(spec, num_classes=num_classes, in_chans=in_chans)
+    if spec.bottleneck:
+        model.add_bottleneck(spec.bottleneck)
+    return model
 
 
 def list_models(pattern: str = "*") -> list[str]:

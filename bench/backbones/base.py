@@ -9,7 +9,7 @@ from typing import Any, Callable, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 from torch import nn
 
 from bench.registry import Registry
@@ -27,6 +27,15 @@ class BackboneSpec(BaseModel):
     input_size: int | None = None
     #: passed to the model constructor (e.g. timm's ``img_size``, ``patch_size``)
     kwargs: dict[str, Any] = {}
+    #: width of a bottleneck Linear(d, b) + BatchNorm + ReLU between backbone and head (TLL uses
+    #: 256 on Office-31); the features that alignment losses and discriminators see. None: none.
+    bottleneck: int | None = Field(None, ge=1)
+    #: source-stage steps for this backbone instead of the suite's ``source.steps``: source models
+    #: of one backbone at several training lengths (does the score rank them?)
+    source_steps: int | None = Field(None, ge=0)
+    #: the name rows and reports use, to tell two entries of one backbone apart (widths, input
+    #: sizes); default: ``name``, plus ``@<source_steps>`` when that is set
+    label: str | None = None
     #: this backbone's precision (fp32, tf32, bf16, fp16); None: the suite's ``precision``
     precision: Literal["fp32", "tf32", "bf16", "fp16"] | None = None
     #: channels_last memory format for convolutional backbones; None: on for CUDA, off for CPU
@@ -36,15 +45,30 @@ class BackboneSpec(BaseModel):
     compile: bool | str = False
 
     @property
-    def label(self) -> str:
-        return self.name
+    def display_name(self) -> str:
+        if self.label:
+            return self.label
+        return self.name if self.source_steps is None else f"{self.name}@{self.source_steps}"
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_new_fields(self, handler: Any) -> dict[str, Any]:
+        # fields added after results existed are left out while unset, so every cell key (a hash
+        # of this dump) that was valid before they existed stays the same
+        out = handler(self)
+        for key in ("source_steps", "label", "bottleneck"):
+            if out.get(key) is None:
+                out.pop(key, None)
+        return out
 
 
 BACKBONES: Registry[Callable[..., "TransferModel"]] = Registry("backbone", "bench.backbones")
 
 
 class TransferModel(nn.Module):
-    """``head(features(prepare(x)))``.
+    """``head(features(prepare(x)))``, ``features = neck(backbone(.))``.
+
+    ``neck`` is the identity unless a bottleneck is added (:meth:`add_bottleneck`); it counts
+    among the new layers (with the head), not the backbone.
 
     ``layer_groups`` lists the backbone's parameter groups from the input (stem) to the top,
     followed by the head: what gradual unfreezing and discriminative learning rates walk over.
@@ -65,6 +89,7 @@ class TransferModel(nn.Module):
         self.backbone = backbone
         self.feature_dim = feature_dim
         self.head = nn.Linear(feature_dim, num_classes)
+        self.neck: nn.Module = nn.Identity()
         self._groups = layer_groups
         self.input_size = input_size
         self.modality = modality
@@ -78,19 +103,28 @@ class TransferModel(nn.Module):
         x = x.to(self._mean.device)
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
         if self.input_size is not None and x.shape[-1] != self.input_size:
+            # antialias when shrinking (e.g. 28x28 MNIST into an 8x8 model), else aliasing
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
-                              align_corners=False)
+                              align_corners=False, antialias=x.shape[-1] > self.input_size)
         return (x - self._mean) / self._std
 
     def features(self, x: Any) -> torch.Tensor:
-        return self.backbone(self.prepare(x))
+        return self.neck(self.backbone(self.prepare(x)))
+
+    def add_bottleneck(self, width: int) -> None:
+        """Linear(d, width) + BatchNorm1d + ReLU before a new head of input ``width`` (TLL's
+        ``bottleneck_dim``): domain-adaptation losses then align these features."""
+        self.neck = nn.Sequential(nn.Linear(self.feature_dim, width), nn.BatchNorm1d(width), nn.ReLU())
+        self.neck.to(self.head.weight.device)
+        self.feature_dim = width
+        self.reset_head()
 
     def forward(self, x: Any) -> torch.Tensor:
         return self.head(self.features(x))
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """Backbone groups from input to top, then the head as the last group."""
-        return [list(g) for g in self._groups] + [list(self.head.parameters())]
+        return [list(g) for g in self._groups] + [list(self.neck.parameters()) + list(self.head.parameters())]
 
     def reset_head(self, num_classes: int | None = None) -> None:
         """A fresh head (same or new number of classes), e.g. for a linear probe."""

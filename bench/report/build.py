@@ -15,6 +15,7 @@ from bench.report.data import (NOT_OK, apply_filters, groups, label_methods, lat
 from bench.report.sections import aggregate_blocks, rule_title, selection_blocks
 from bench.report.select import SELECTION_GROUP, describe, read_checkpoints, select
 from bench.report.stats import CI_METHOD
+from bench.report.transferability import transferability_blocks
 from bench.report.tables import cost_frame, display_frame, fmt_cost, metric_table, numeric_frame
 
 SECONDARY = ("forgetting", "target_gain")
@@ -54,6 +55,7 @@ def build_report(results: list[str | Path], out: str | Path, metric: str = "targ
             blocks += _group_blocks(out, part, metric, backbone, budget, rule)
             blocks += aggregate_blocks(out, part, metric, rule, backbone, budget)
             blocks += selection_blocks(out, _raw_rows(everything, part), checkpoints, backbone, budget)
+        blocks += transferability_blocks(current, out)  # empty unless rows carry the scores
         blocks += _trend_blocks(out, selected, metric, rule)
         blocks += reference_blocks(current)
         blocks += _status_blocks(latest(everything))

@@ -97,6 +97,13 @@ def label_methods(df: pd.DataFrame, by_hparams: bool = True) -> pd.DataFrame:
         df["method"] = [strategy_label(s, h, variants[s]) for s, h in zip(df["strategy"], df["hparams"])]
     else:
         df["method"] = df["strategy"]
+    # a protocol other than the default (joint, transductive) is named in every table, so the
+    # same strategy under two protocols shows as two named rows
+    # (the protocol-hash tag below then separates only what these names do not)
+    for col, default in (("protocol", "two_stage"), ("target_split", "inductive")):
+        if col in df:
+            other = df[col].fillna(default) != default
+            df.loc[other, "method"] = df.loc[other, "method"] + " [" + df.loc[other, col] + "]"
     # rows measured under different protocols (steps, lr, selection, ...) are never pooled: when a
     # method appears under several protocol hashes, each becomes its own labelled method
     df["protocol_hash"] = df["protocol_hash"].fillna("").replace("", "unknown")

@@ -37,6 +37,7 @@ def cat_inputs(parts: list[Any]) -> Any:
 
 class UDAStrategy(Strategy):
     Hparams = UDAHparams
+    adapts_jointly = True
     search_space = {"lr": loguniform(3e-4, 3e-3), "trade_off": loguniform(0.1, 3.0)}
 
     def extra_modules(self) -> list[nn.Module]:

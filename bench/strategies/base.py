@@ -92,6 +92,9 @@ class Strategy:
     needs_target_labels: ClassVar[bool] = False
     #: whether ``update`` is called at all (``source_only`` and ``adabn`` take no gradient steps)
     trains: ClassVar[bool] = True
+    #: under ``protocol: joint``, trains from the initial weights on labelled source + unlabelled
+    #: target together, with no source stage (the domain-adaptation methods; bench/protocol.py)
+    adapts_jointly: ClassVar[bool] = False
     #: optional packages it imports (checked when a suite loads: ``bench.extras``)
     requires: ClassVar[tuple[str, ...]] = ()
     #: default hyper-parameter search space (``bench.search``); a suite entry asking for
@@ -138,7 +141,9 @@ class Strategy:
     def optimizer(self, params_or_groups: Any) -> torch.optim.Optimizer:
         from bench.train import make_optimizer
 
-        return make_optimizer(params_or_groups, self.ctx.config, lr=self.lr)
+        # the schedule follows the harness's step counter, shared by every optimiser a strategy builds
+        return make_optimizer(params_or_groups, self.ctx.config, lr=self.lr, model=self.model,
+                              total_steps=self.ctx.steps, clock=lambda: self.ctx.step)
 
     def supervised_step(self, opt: torch.optim.Optimizer) -> dict[str, float]:
         """One cross-entropy step on a batch of labelled target-train examples (within budget)."""
