@@ -14,7 +14,7 @@ from bench.config import TrainConfig
 from bench.data.base import load_domain
 from bench.precision import PRECISIONS, Amp
 from bench.strategies import AdaptContext, get_strategy
-from bench.suite import PROTOCOL_VERSION, Suite, backbone_ident, expand, stable_hash
+from bench.suite import PROTOCOL_VERSION, Suite, backbone_ident, drop_new_defaults, expand, stable_hash
 from bench.train import evaluate
 from tests.sweep_helpers import tiny_suite
 
@@ -39,9 +39,14 @@ def fp16_cpu_supported() -> bool:
 
 def test_fp32_keeps_the_keys_cells_had_before_precision_existed():
     cell = cells()[0]
-    old = cell.model_dump(mode="json", exclude={"suite", "precision", "data_on_device", "trial",
-                                                 "checkpoints", "target_val"})
-    old["backbone"] = {k: old["backbone"][k] for k in ("name", "pretrained", "input_size", "kwargs")}
+    # the key as it was computed before precision and the speed settings existed
+    old = cell.model_dump(mode="json", exclude={"suite", "precision", "data_on_device"})
+    old["backbone"] = {k: v for k, v in old["backbone"].items()
+                       if k not in ("precision", "channels_last", "compile")}
+    for name in ("trial", "checkpoints", "target_val"):
+        if old[name] == 0:
+            del old[name]
+    drop_new_defaults(old)
     old["protocol"] = PROTOCOL_VERSION
     assert cell.key() == stable_hash(old)
     bf16 = cells("bf16")[0]
