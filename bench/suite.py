@@ -66,10 +66,6 @@ def backbone_ident(spec: BackboneSpec) -> dict[str, Any]:
     return {k: v for k, v in spec.model_dump(mode="json").items() if k not in SPEED_SETTINGS}
 
 
-class SuiteError(ValueError):
-    """A suite that cannot be read or does not validate; the message says what was expected."""
-
-
 Budget = int | Literal["all"]
 
 
