@@ -102,7 +102,8 @@ def label_methods(df: pd.DataFrame, by_hparams: bool = True) -> pd.DataFrame:
     # (the protocol-hash tag below then separates only what these names do not)
     for col, default in (("protocol", "two_stage"), ("target_split", "inductive")):
         if col in df:
-            other = df[col].fillna(default) != default
+            # missing or "-" (results from before the option, read by the leaderboard) name nothing
+            other = ~df[col].fillna(default).isin([default, "", "-"])
             df.loc[other, "method"] = df.loc[other, "method"] + " [" + df.loc[other, col] + "]"
     # rows measured under different protocols (steps, lr, selection, ...) are never pooled: when a
     # method appears under several protocol hashes, each becomes its own labelled method
