@@ -201,15 +201,15 @@ def cell_scores(model: Any, target_train: Any, labeled_idx: Any, device: str, me
     memo_key = f"transferability:{key}"
     if memo_key not in memo:
         import torch
-
-        from bench.strategies.linear_probe import extract_features
-
         from threadpoolctl import threadpool_limits
+
+        from bench.data.base import batches
 
         labeled = target_train.take(labeled_idx)
         was_training = model.training
-        feats = extract_features(model, labeled.x, device)
-        with torch.no_grad():
+        model.eval()
+        with torch.no_grad():  # only the budget's labelled examples: not linear_probe's feature cache
+            feats = torch.cat([model.features(x) for _, x in batches(labeled.x, device)])
             logits = model.head(feats)
         model.train(was_training)
         # numpy's BLAS would otherwise start a thread per core beside torch's (the suite's
