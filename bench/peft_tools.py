@@ -97,11 +97,36 @@ def quantize_linears_4bit(module: nn.Module, quant_type: str = "nf4",
                                          quant_type=quant_type)
             if child.bias is not None:
                 q.bias = nn.Parameter(child.bias.data.detach().clone().cpu(), requires_grad=False)
-            setattr(module, name, q.to(device))  # .to() quantises the weight
+            q = q.to(device)  # .to() quantises the weight
+            q.register_forward_pre_hook(_input_in_compute_dtype)
+            setattr(module, name, q)
             count += 1
         else:
             count += quantize_linears_4bit(child, quant_type, compute_dtype)
     return count
+
+
+def _autocast_on(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4: no device argument
+        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
+
+
+def _input_in_compute_dtype(layer: nn.Module, args: tuple) -> tuple | None:
+    """Under autocast, hand a ``Linear4bit`` its input in the compute dtype, as autocast does for
+    ``nn.Linear``.
+
+    ``Linear4bit`` returns its *input's* dtype. After a LayerNorm (fp32 under autocast) that is
+    fp32, so every activation that follows (the MLP's hidden layer, the GELU) would be kept for the
+    backward pass in fp32: measured on ViT-B/16, bf16, batch 32 on an H200, QLoRA then peaked
+    above LoRA (3.01 against 2.89 GB) although its frozen weights take an eighth of the memory.
+    """
+    x = args[0] if args else None
+    if (isinstance(x, torch.Tensor) and x.is_floating_point() and layer.compute_dtype is not None
+            and x.dtype != layer.compute_dtype and _autocast_on(x.device.type)):
+        return (x.to(layer.compute_dtype), *args[1:])
+    return None
 
 
 def blocks(backbone: nn.Module) -> list[nn.Module]:

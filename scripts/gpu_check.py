@@ -38,7 +38,7 @@ def sizes(tiny: bool) -> dict:
         return dict(px=32, per_class=5, source=4, adapt=12, batch=8, bare=12, multi_steps=30,
                     cnn="timm/resnet10t", vit={"name": "timm/test_vit",
                                                "kwargs": {"img_size": 32, "patch_size": 8}})
-    return dict(px=224, per_class=8, source=30, adapt=60, batch=32, bare=60, multi_steps=400,
+    return dict(px=224, per_class=8, source=30, adapt=100, batch=32, bare=100, multi_steps=400,
                 cnn="timm/resnet50", vit={"name": "timm/vit_base_patch16_224"})
 
 
@@ -75,7 +75,7 @@ def suite_yaml(s: dict, px: int, threads: int) -> dict:
 def multi_yaml(s: dict, threads: int) -> dict:
     return {"name": "gpu-check-multi", "backbones": ["small_cnn"],
             "strategies": ["full_finetune", "dann", "lora", "mcc"], "pairs": ["digits -> digits"],
-            "label_budgets": [10], "seeds": [0, 1], "source": {"steps": s["multi_steps"], "batch_size": 64},
+            "label_budgets": [10], "seeds": [0, 1, 2, 3], "source": {"steps": s["multi_steps"], "batch_size": 64},
             "adapt": {"steps": s["multi_steps"], "batch_size": 64}, "threads": threads}
 
 
@@ -122,6 +122,17 @@ def bare_loop(s: dict, device: str, precision: str, steps: int, px: int) -> floa
     return (steps - warmup) * s["batch"] / (time.perf_counter() - t0)
 
 
+def cells_span_s(results: Path) -> float:
+    """First cell's start to last cell's end: the sweep's steady state, without the command's own
+    start-up (imports, worker spawn), which a nightly sweep of hundreds of cells pays once."""
+    import pandas as pd
+
+    from bench.results import read_results
+
+    rows = read_results(results)
+    return (pd.to_datetime(rows.finished_at).max() - pd.to_datetime(rows.started_at).min()).total_seconds()
+
+
 def summarise(out: Path, s: dict, device: str, bare: dict, walls: dict) -> dict:
     import pandas as pd
 
@@ -149,15 +160,20 @@ def summarise(out: Path, s: dict, device: str, bare: dict, walls: dict) -> dict:
         "vit_bf16_peak_mem_allocated_bytes": mem,
         "mem_order_qlora_lt_lora_lt_full": (None if None in mem.values()
                                             else mem["qlora"] < mem["lora"] < mem["full_finetune"]),
-        "multi_wall_s": walls, "cells_per_gpu_2_speedup": walls["k1"] / walls["k2"],
+        "multi_wall_s": walls, "cells_per_gpu_2_speedup_wall": walls["k1"] / walls["k2"],
+        "multi_span_s": {k: cells_span_s(out / f"multi-{k}") for k in ("k1", "k2")},
         "main_suite_wall_s": walls["main"],
         "compile_s": {f"{r.backbone} {r.strategy} {r.precision}": r.compile_s for r in ok.itertuples()
                       if pd.notna(r.compile_s)},
     }
+    res["cells_per_gpu_2_speedup"] = res["multi_span_s"]["k1"] / res["multi_span_s"]["k2"]
     targets = [("harness / bare loop, ResNet-50 bf16", res["harness_over_bare"]["bf16"], ">= 0.9"),
                ("bf16 / fp32 train throughput, ResNet-50", res["bf16_over_fp32"], ">= 2"),
                ("ViT-B peak memory qlora < lora < full_finetune", res["mem_order_qlora_lt_lora_lt_full"], "true"),
-               ("cells per hour, 2 cells per GPU / 1 (small_cnn)", res["cells_per_gpu_2_speedup"], ">= 1.5")]
+               ("cells per hour, 2 cells per GPU / 1 (small_cnn, first start to last end)",
+                res["cells_per_gpu_2_speedup"], ">= 1.5"),
+               ("the same from the command's wall time (start-up included)",
+                res["cells_per_gpu_2_speedup_wall"], "-")]
     lines = [f"# gpu-check on {res['device']}{' (TINY: CPU check of the script)' if res['tiny'] else ''}", "",
              f"cells: {res['cells']}; main suite wall time {walls['main']:.0f} s", "",
              "| measure | value | target |", "|---|---|---|"]
@@ -166,7 +182,8 @@ def summarise(out: Path, s: dict, device: str, bare: dict, walls: dict) -> dict:
         lines.append(f"| {name} | {shown} | {target} |")
     lines += ["", f"train samples/s, harness: {tput}; bare loop: {bare}",
               f"ViT bf16 peak_mem_allocated_bytes: {mem}",
-              f"small_cnn suite wall: 1 cell at a time {walls['k1']:.1f} s, 2 per GPU {walls['k2']:.1f} s"]
+              f"small_cnn suite wall: 1 cell at a time {walls['k1']:.1f} s, 2 per GPU {walls['k2']:.1f} s; "
+              f"cells' span: {res['multi_span_s']['k1']:.1f} s and {res['multi_span_s']['k2']:.1f} s"]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     (out / "summary.json").write_text(json.dumps(res, indent=1, default=str))
     print("\n".join(lines))
@@ -188,7 +205,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     s = sizes(args.tiny)
     threads = args.threads or (1 if args.tiny else 8)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+    # keep a PYTHONPATH already set (a GPU machine may carry the missing packages in one)
+    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": pythonpath, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "BENCH_DATA_OFFICE31": str(out / "data" / "office31"), "BENCH_CACHE": str(out / "cache")}
     os.environ.update({k: env[k] for k in ("HF_HUB_OFFLINE", "BENCH_CACHE", "BENCH_DATA_OFFICE31")})
     t0 = time.perf_counter()

@@ -56,13 +56,15 @@ def cnn():
     return create_model("small_cnn", 10, in_chans=1)
 
 
-def make_strategy(name, model, domain, steps=STEPS, **hp):
+def make_strategy(name, model, domain, steps=STEPS, precision="fp32", **hp):
+    from bench.precision import Amp
+
     labeled = torch.arange(32)
     ctx = AdaptContext(source_train=domain.train, source_val=domain.val,
                        target_labeled=domain.train.take(labeled), target_labeled_idx=labeled,
                        target_unlabeled_x=domain.train.x, num_classes=len(domain.classes),
                        config=TrainConfig(batch_size=8, lr=1e-2), steps=steps, seed=0, device="cpu",
-                       initial_model=lambda: None)
+                       initial_model=lambda: None, amp=Amp(precision, "cpu"))
     cls = get_strategy(name)
     return cls(model, ctx, cls.Hparams(**hp))
 
@@ -248,15 +250,16 @@ def test_lwf_distillation_is_zero_when_student_matches_teacher():
 
 
 # ---- tensor-counted footprint (what the PEFT tables compare on CPU) -------------------------
-def footprint_of(name, model, domain, **hp):
+def footprint_of(name, model, domain, precision="fp32", **hp):
     from bench.footprint import TensorFootprint, optimizers_of
 
-    s = make_strategy(name, model, domain, **hp)
+    s = make_strategy(name, model, domain, precision=precision, **hp)
     s.setup()
     fp = TensorFootprint(s.model)
     s.model.train()
+    update = s.ctx.amp.wrap(s.update)  # under the cell's autocast, as the harness runs it
     for step in range(2):
-        fp.wrap(s.update)(step)
+        fp.wrap(update)(step)
     return fp.summary(optimizers_of(s))
 
 
@@ -272,3 +275,25 @@ def test_footprint_orders_full_finetune_above_lora_above_qlora(minilm, text_doma
     assert lora["grad_bytes"] < full["grad_bytes"] / 100
     assert qlora["param_bytes"] < lora["param_bytes"]
     assert full["footprint_bytes"] > lora["footprint_bytes"] > qlora["footprint_bytes"]
+
+
+def test_qlora_keeps_fewer_activations_than_lora_under_bf16_autocast(image_domain):
+    # bitsandbytes' Linear4bit returns its input's dtype: after an fp32 LayerNorm that kept the MLP's
+    # activations in fp32, and QLoRA peaked above LoRA on ViT-B at bf16 on an H200. Its input is now
+    # cast to the compute dtype under autocast, as autocast does for nn.Linear.
+    import bitsandbytes as bnb
+
+    runs = {name: footprint_of(name, vit(), image_domain, precision="bf16", **hp)
+            for name, hp in [("full_finetune", {}), ("lora", {"rank": 4}), ("qlora", {"rank": 4})]}
+    assert runs["qlora"]["activation_bytes"] < runs["lora"]["activation_bytes"] < runs["full_finetune"]["activation_bytes"]
+    assert runs["full_finetune"]["footprint_bytes"] > runs["lora"]["footprint_bytes"] > runs["qlora"]["footprint_bytes"]
+    # the layer's own contract: the compute dtype under autocast (as nn.Linear), the input's outside
+    from bench.peft_tools import quantize_linears_4bit
+
+    holder = nn.Sequential(nn.Linear(64, 32))
+    quantize_linears_4bit(holder, "nf4", torch.bfloat16)
+    assert isinstance(holder[0], bnb.nn.Linear4bit)
+    x = torch.randn(3, 64)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert holder(x).dtype == nn.Linear(64, 32)(x).dtype == torch.bfloat16
+    assert holder(x).dtype == torch.float32

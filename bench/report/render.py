@@ -10,6 +10,7 @@ import base64
 import html
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 CSS = """
@@ -93,7 +94,11 @@ def latex(text: pd.DataFrame, bold: pd.DataFrame, caption: str) -> str:
     mask.insert(0, frame.columns[0], False)
     mask.columns = frame.columns
     styler = frame.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
-    styler = styler.apply(lambda _: mask.replace({True: "font-weight: bold", False: ""}), axis=None)
+    # np.where, not DataFrame.replace: replace on a bool frame raises IndexError in some pandas
+    # releases (seen with the pandas of a CUDA machine image)
+    css = pd.DataFrame(np.where(mask.to_numpy(dtype=bool), "font-weight: bold", ""), index=frame.index,
+                       columns=frame.columns)
+    styler = styler.apply(lambda _: css, axis=None)
     return styler.to_latex(hrules=True, convert_css=True, caption=caption.replace("_", r"\_"),
                            column_format="l" + "r" * (len(frame.columns) - 1))
 
