@@ -68,6 +68,9 @@ def main() -> None:
                    "(GPU, slot), each pinned to its GPU with CUDA_VISIBLE_DEVICES. Without Ray.")
 @click.option("--cells-per-gpu", default=1, show_default=True, type=click.IntRange(min=1),
               help="Workers (cells at once) per GPU with --gpus: small models leave a large GPU idle.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Cells at once on this machine, without GPU pinning (process executor): e.g. 2 on a "
+                   "2-core CPU for a suite with `threads: 1`. With GPUs use --gpus/--cells-per-gpu.")
 @click.option("--estimate", is_flag=True,
               help="With --dry-run: expected device-hours per backbone and strategy, from step times "
                    "measured in --calibrate DIR or, without it, a short calibration run.")
@@ -78,7 +81,7 @@ def main() -> None:
                    "backbones or domains). Repeatable.")
 def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dry_run: bool,
         no_progress: bool, executor: str, address: str | None, shard: str | None,
-        retry_failed: bool, oom_backoff: bool, gpus: str | None, cells_per_gpu: int, estimate: bool,
+        retry_failed: bool, oom_backoff: bool, gpus: str | None, cells_per_gpu: int, workers: int, estimate: bool,
         calibrate_dir: Path | None, plugins: tuple[str, ...]) -> None:
     """Run SUITE_FILE: every (backbone, strategy, pair, budget, seed) cell not already finished.
 
@@ -118,7 +121,15 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
             gpu_slots(gpus.split(","), cells_per_gpu)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--gpus") from None
+        if workers > 1:
+            raise click.BadParameter("--workers runs unpinned workers; with --gpus give the workers per "
+                                     "GPU as --cells-per-gpu", param_hint="--workers")
         options = {"gpus": gpus.split(","), "cells_per_gpu": cells_per_gpu}
+    elif workers > 1:
+        if executor != "process":
+            raise click.BadParameter("--workers runs process-executor workers; use --executor process "
+                                     "(Ray places cells by the suite's `resources:`)", param_hint="--workers")
+        options = {"workers": workers}
     summary = run_suite(suite, results_dir, device=device, fresh=fresh, show_progress=not no_progress,
                         executor=executor, shard=shard, retry_failed=retry_failed,
                         oom_backoff=oom_backoff, plugins=plugins, executor_options=options)

@@ -66,3 +66,29 @@ class HardCrash(_Supervised):
             os._exit(3)
         os.kill(os.getpid(), signal.SIGSEGV if self.hp.how == "segv" else signal.SIGKILL)
         return {"loss": 0.0}
+
+
+@_register("debug_rendezvous")
+class Rendezvous(_Supervised):
+    """Proves cells run at once without timing them: each cell leaves its worker's pid in ``dir``
+    and waits until ``parties`` different pids are there; alone (one worker) it fails after
+    ``timeout_s``."""
+
+    class Hparams(Hparams):
+        dir: str
+        parties: int = 2
+        timeout_s: float = 60.0
+
+    def update(self, step: int) -> dict[str, float]:
+        import time
+        from pathlib import Path
+
+        if step == 0:
+            here = Path(self.hp.dir)
+            (here / str(os.getpid())).touch()
+            deadline = time.monotonic() + self.hp.timeout_s
+            while len(list(here.iterdir())) < self.hp.parties:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"rendezvous: no {self.hp.parties} workers at once")
+                time.sleep(0.05)
+        return self.supervised_step(self.opt)

@@ -56,3 +56,29 @@ def test_cli_checks_gpus_and_the_executor(tmp_path):
     assert res.exit_code == 2 and "--executor process" in res.output
     res = CliRunner().invoke(main, ["run", str(suite), "--gpus", "0,,1"])
     assert res.exit_code == 2 and "comma" in res.output
+
+
+def test_workers_run_cells_at_once_unpinned_and_a_crash_costs_one_cell(tmp_path):
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    strategies = [{"name": "debug_rendezvous", "dir": str(meet), "lr": lr} for lr in (0.01, 0.02)]
+    strategies += [{"name": "debug_crash", "how": "exit"}, "full_finetune"]
+    suite = make_suite(strategies=strategies, source_steps=10, adapt_steps=4)
+    summary = run_suite(suite, tmp_path / "res", executor="process", show_progress=False,
+                        plugins=PLUGIN, executor_options={"workers": 2})
+    rows = read_results(tmp_path / "res")
+    # the two rendezvous cells each saw the other's worker: two processes ran cells at once
+    assert summary.statuses == {"ok": 3, "failed": 1}, rows[["strategy", "status", "error"]]
+    assert len(list(meet.iterdir())) == 2
+    assert rows[rows.status == "ok"].apply(pinned, axis=1).isna().all()  # no GPU pinning
+    again = run_suite(suite, tmp_path / "res", executor="process", show_progress=False,
+                      plugins=PLUGIN, executor_options={"workers": 2})
+    assert again.already_done == 4 and not again.statuses
+
+
+def test_cli_workers_refuses_gpus_and_other_executors(tmp_path):
+    suite = write_suite(tmp_path / "s.yaml", strategies=["source_only"])
+    res = CliRunner().invoke(main, ["run", str(suite), "--workers", "2", "--gpus", "0"])
+    assert res.exit_code == 2 and "--cells-per-gpu" in res.output
+    res = CliRunner().invoke(main, ["run", str(suite), "--workers", "2", "--executor", "inline"])
+    assert res.exit_code == 2 and "--executor process" in res.output

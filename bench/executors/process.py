@@ -10,7 +10,8 @@ the runner leaves no orphan still training and racing the next run.
 
 ``--gpus 0,1,2,3 --cells-per-gpu K`` runs one such worker per (GPU, slot), each started with
 ``CUDA_VISIBLE_DEVICES`` set to its GPU, so small models fill a large GPU and a node's GPUs all
-work without Ray (Ray's fractional ``gpus:`` per cell stays the multi-node path).
+work without Ray (Ray's fractional ``gpus:`` per cell stays the multi-node path). ``--workers N``
+runs N unpinned workers: the cores of a CPU machine (with ``threads: 1`` in the suite).
 """
 from __future__ import annotations
 
@@ -158,16 +159,17 @@ def gpu_slots(gpus: list[str], cells_per_gpu: int = 1) -> list[str]:
 
 
 def run_cells(cells: list[Cell], rc: RunContext, events: Events, gpus: list[str] | None = None,
-              cells_per_gpu: int = 1) -> None:
+              cells_per_gpu: int = 1, workers: int = 1) -> None:
     """One worker (cells one after another); with ``gpus``, one worker per (GPU, slot), each
-    pinned to its GPU with ``CUDA_VISIBLE_DEVICES`` and taking the next pending cell when free.
+    pinned to its GPU with ``CUDA_VISIBLE_DEVICES`` and taking the next pending cell when free;
+    with ``workers`` > 1 and no ``gpus``, that many unpinned workers (a CPU machine's cores).
     Claims, source-model locks and crash rows work per cell as with one worker."""
     load_plugins(rc.plugins)
-    if not gpus:
+    if not gpus and workers <= 1:
         _serve(iter(cells), rc, events, None)
         return
-    slots = gpu_slots(gpus, cells_per_gpu)
-    if rc.device.startswith("cuda"):  # inside a pinned worker its GPU is the only one: cuda(:0)
+    slots: list[str | None] = list(gpu_slots(gpus, cells_per_gpu)) if gpus else [None] * workers
+    if gpus and rc.device.startswith("cuda"):  # inside a pinned worker its GPU is the only one
         rc = dataclasses.replace(rc, device="cuda")
     todo: queue.Queue = queue.Queue()
     for cell in cells:
@@ -176,14 +178,14 @@ def run_cells(cells: list[Cell], rc: RunContext, events: Events, gpus: list[str]
     shared = Events(start=_locked(lock, events.start), step=_locked(lock, events.step),
                     done=_locked(lock, events.done), extra=events.extra)
 
-    def serve(gpu: str) -> None:
+    def serve(gpu: str | None) -> None:
         try:
             _serve(_drain(todo, errors), rc, shared, gpu)
         except BaseException as e:  # noqa: BLE001 - e.g. a full disk: stop every worker, re-raise
             errors.append(e)
 
-    threads = [threading.Thread(target=serve, args=(g,), name=f"bench-gpu{g}", daemon=True)
-               for g in slots[: max(1, len(cells))]]
+    threads = [threading.Thread(target=serve, args=(g,), name=f"bench-worker{i}-gpu{g}", daemon=True)
+               for i, g in enumerate(slots[: max(1, len(cells))])]
     for t in threads:
         t.start()
     for t in threads:
