@@ -2,7 +2,7 @@
 run with trials and checkpoints): target accuracy per strategy under several report-time
 selection rules, each seed against source_only, and the selection-regret table.
 
-    PYTHONPATH=. python scripts/da_tables.py results/da [--rules last source_val dev snd oracle]
+    PYTHONPATH=. python scripts/da_tables.py results/da [--rules last source_val dev snd oracle] [--pair 'a->b']
 
 Selection is bench.report.select.select (the same as `bench report --select RULE`, issue 11b); nothing reruns.
 """
@@ -70,8 +70,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results")
     ap.add_argument("--rules", nargs="+", default=["last", "source_val", "dev", "entropy", "im", "snd", "bnm", ORACLE])
+    ap.add_argument("--pair", help="only this pair, e.g. 'mnist->digits' (default: every pair, pooled per seed)")
     args = ap.parse_args()
     rows, ckpt = read_results(args.results), read_checkpoints([args.results])
+    if args.pair:
+        rows = rows[(rows.source_domain + "->" + rows.target_domain) == args.pair.replace(" ", "")]
+        if rows.empty:
+            raise SystemExit(f"no rows of pair {args.pair!r} in {args.results}")
     rows = rows[rows.label_budget == "0"] if (rows.label_budget == "0").any() else rows
     tables = {r: per_seed(rows, ckpt, r) for r in args.rules}
     print(f"Target accuracy (%), mean ± sd over seeds; in brackets the worst seed's difference to "
