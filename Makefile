@@ -23,10 +23,9 @@ run: $(VENV)/.installed-$(EXTRAS)  ## the default suite, offline, then its repor
 	@echo "leaderboard: reports/default/leaderboard/index.html (one file, opens offline)"
 
 # Throughput gate at a 50% drop, not compare's default 25%: on a shared 2-core CPU runner the same
-# commit measured full_finetune at 4,226-6,062 train samples/s in six runs of one evening against the
-# baseline's 6,921 (down to
-# -39% from the baseline), so 25% failed on noise. 50% still catches a halving (a sync per step,
-# features recomputed); accuracy, forgetting and memory keep their defaults.
+# commit measured full_finetune at 4,226-6,062 train samples/s in six runs of one evening, against
+# the baseline's 6,921 (down to -39%), so 25% failed on noise. 50% still catches a halving (a sync
+# per step, features recomputed); accuracy, forgetting and memory keep their default thresholds.
 ci-check: $(VENV)/.installed-$(EXTRAS)  ## the CI regression check: suites/ci.yaml against baselines/ci
 	$(BENCH) run suites/ci.yaml --results results/ci --fresh --no-progress
 	$(BENCH) compare baselines/ci results/ci --markdown results/ci-compare.md --throughput-threshold 50
