@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bench.executors import EXECUTORS
+from bench.run.executors import EXECUTORS
 
 
 class _Group(click.Group):
@@ -91,7 +91,7 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
     """
     import importlib
 
-    from bench.suite import load_suite
+    from bench.plan.suite import load_suite
 
     for module in plugins:
         importlib.import_module(module)
@@ -103,11 +103,11 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
     if dry_run:
         _print_grid(suite, results_dir)
         if estimate:
-            from bench.estimate import print_estimate
+            from bench.run.estimate import print_estimate
 
             print_estimate(suite, calibrate_dir, device=device, shard=shard)
         return
-    from bench.runner import run_suite
+    from bench.run.runner import run_suite
 
     options = {"address": address} if executor == "ray" else None
     if gpus is not None:
@@ -115,7 +115,7 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
             raise click.BadParameter("--gpus runs process-executor workers; use --executor process "
                                      "(Ray's per-cell `resources: {gpus: ...}` is the multi-node path)",
                                      param_hint="--gpus")
-        from bench.executors.process import gpu_slots
+        from bench.run.executors.process import gpu_slots
 
         try:
             gpu_slots(gpus.split(","), cells_per_gpu)
@@ -151,8 +151,8 @@ def _print_grid(suite, results_dir: Path) -> None:
     from rich.table import Table
 
     from bench.results import hparams_label
-    from bench.resume import scan
-    from bench.suite import expand
+    from bench.run.resume import scan
+    from bench.plan.cells import expand
 
     done, warnings = scan(results_dir, move_bad=False)  # a truncated file is not a finished cell
     for warning in warnings:
@@ -168,7 +168,7 @@ def _print_grid(suite, results_dir: Path) -> None:
     n_done = sum(c.key() in done for c in cells)
     click.echo(f"{len(cells)} cells, {n_done} done, {len(cells) - n_done} to run into {results_dir}")
     if suite.trials > 1 or any(e.trials for e in suite.strategies):
-        from bench.suite import entry_space
+        from bench.plan.suite import entry_space
 
         for entry in suite.strategies:  # what each trial draws from (trial 0: the defaults)
             space = entry_space(entry)
@@ -233,7 +233,7 @@ def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: t
     selection rule; with checkpoint tables the report adds the selection-regret and validator-quality
     tables, and for every rule the aggregates across pairs (IQM, P(improvement), average rank).
     """
-    from bench.report.rules import RULES
+    from bench.analysis.report.rules import RULES
 
     if rule not in RULES:
         if rule != "help":
@@ -242,7 +242,7 @@ def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: t
             click.echo(f"  {name:<11} {what}", err=rule != "help")
         sys.exit(0 if rule == "help" else 2)
     if tables:
-        from bench.report.summary import summary_tables
+        from bench.analysis.report.summary import summary_tables
 
         try:
             click.echo(summary_tables(list(results), [c.strip() for c in tables.split(",") if c.strip()],
@@ -251,8 +251,8 @@ def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: t
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--tables") from None
         return
-    from bench.report import build_report
-    from bench.report.select import SelectionError
+    from bench.analysis.report import build_report
+    from bench.analysis.report.select import SelectionError
 
     out = out or Path("reports") / results[0].name
     try:
@@ -287,7 +287,7 @@ def leaderboard(results: tuple[Path, ...], out: Path | None, rules: tuple[str, .
     """
     from rich.console import Console
 
-    from bench.leaderboard import write_leaderboard
+    from bench.analysis.leaderboard import write_leaderboard
 
     out = out or Path("reports") / results[-1].name / "leaderboard"
     try:
@@ -329,7 +329,7 @@ def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_thr
     \b
     Exit codes: 0 no regression, 1 regression, 2 could not compare.
     """
-    from bench import compare as cmp_mod
+    from bench.analysis import compare as cmp_mod
 
     try:
         result = cmp_mod.compare(baseline, candidate, cmp_mod.checks(

@@ -1,8 +1,10 @@
-"""The harness's user-facing errors, in one import-light module.
+"""The harness's errors, in one import-light module.
 
-Each is something the user can fix (a suite, a results directory, data, a name, the machine); the
-``bench`` command prints its message on one line and exits with code 2. Their home modules re-export
-them; this module imports nothing, so the command line can catch them without importing torch.
+Each :class:`BenchError` is something the user can fix (a suite, a results directory, data, a name,
+the machine); the ``bench`` command prints its message on one line and exits with code 2.
+:class:`NotApplicable` is no error of the user's: it is a cell's outcome (``skipped``). Their home
+modules re-export them; this module imports nothing, so any layer can raise or catch them without
+importing torch or reaching up into the strategies.
 """
 from __future__ import annotations
 
@@ -30,3 +32,9 @@ class UnknownNameError(BenchError, LookupError):
 
 class DeviceError(BenchError, RuntimeError):
     """A --device that is not a device name, or one this machine does not have."""
+
+
+class NotApplicable(Exception):
+    """The strategy cannot apply to this cell (a supervised strategy at label budget 0, QLoRA on a
+    CNN without linear layers, ...): the cell is recorded as ``skipped`` with this reason, not as
+    ``failed``, so a nightly grid over every strategy and backbone stays clean."""

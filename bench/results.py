@@ -58,7 +58,7 @@ COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("source_cached", _BOOL, False), ("batch_size", _I64, 0), ("adapter_bytes", _I64, None),
     # domain alignment: proxy A-distance between source and target features, before / after
     ("a_distance_before", _F64, NAN), ("a_distance_after", _F64, NAN),
-    # transferability of the source model, before adaptation (bench/transferability.py); NaN at
+    # transferability of the source model, before adaptation (bench/cell/transferability.py); NaN at
     # label budget 0
     ("logme", _F64, NAN), ("leep", _F64, NAN), ("nce", _F64, NAN), ("hscore", _F64, NAN),
     # numeric precision of training and evaluation (fp32, tf32, bf16, fp16); with compile on, the
@@ -86,7 +86,7 @@ def new_row() -> dict[str, Any]:
 
 
 def identity_row(cell: Any, run_id: str = "") -> dict[str, Any]:
-    """The identity columns of ``cell`` (a :class:`bench.suite.Cell`, duck-typed so that readers of
+    """The identity columns of ``cell`` (a :class:`bench.plan.cells.Cell`, duck-typed so that readers of
     results need not import the suite and its registries). A cell field whose name is also a
     column (e.g. ``seed``, or one that another option adds) is copied as is; the rest is spelled here."""
     fields = cell.model_dump(mode="json")
@@ -170,7 +170,7 @@ def write_row(results_dir: str | Path, row: dict[str, Any]) -> Path:
 
 
 def tmp_tag() -> str:
-    """``<host>-<pid>`` of the writer, for temporary file names (see ``bench.resume``)."""
+    """``<host>-<pid>`` of the writer, for temporary file names (see ``bench.run.resume``)."""
     return f"{socket.gethostname().replace('.', '_')}-{os.getpid()}"
 
 

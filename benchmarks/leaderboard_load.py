@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from benchmarks.synthetic_history import write_history
-from bench.leaderboard.page import write
+from bench.analysis.leaderboard.page import write
 
 MARKS = ["lb-start", "lb-data-parsed", "lb-tables-loaded", "lb-ready"]
 

@@ -42,7 +42,7 @@ def main() -> None:
     from bench.data import image_cache, load_domain
     from bench.data.office31 import CLASSES
     from bench.data.sampler import Sampler
-    from bench.train import sync
+    from bench.train.loop import sync
 
     tmp = Path(tempfile.mkdtemp(prefix="loader-bench-"))
     os.environ["BENCH_CACHE"], os.environ["BENCH_DATA"] = str(tmp / "cache"), str(tmp / "data")

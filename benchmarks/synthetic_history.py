@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.results import SCHEMA
-from bench.suite import stable_hash
+from bench.plan.cells import stable_hash
 
 BACKBONES = {"timm/resnet50": 0.0, "timm/vit_base_patch16_224": 3.0, "small_cnn": -15.0}
 STRATEGIES = {"source_only": 0, "dann": 6, "dan": 4, "cdan": 7, "mcc": 9, "coral": 3, "adabn": 2,

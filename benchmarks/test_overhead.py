@@ -13,11 +13,11 @@ import torch.nn.functional as F
 from safetensors.torch import load_model
 
 from bench.backbones import create_model
-from bench.cell import cached_domain, run_cell
-from bench.source_stage import source_model
+from bench.cell.run_cell import cached_domain, run_cell
+from bench.cell.source_stage import source_model
 from bench.strategies.linear_probe import extract_features
 from tests.sweep_helpers import make_suite
-from bench.suite import expand
+from bench.plan.cells import expand
 
 STEPS, BATCH = 300, 64
 

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from bench.results import read_results
-from bench.runner import run_suite
+from bench.run.runner import run_suite
 from tests.sweep_helpers import make_suite
 
 pytestmark = pytest.mark.skipif(os.environ.get("BENCH_RAY_NETNS") != "1",

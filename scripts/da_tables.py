@@ -4,7 +4,7 @@ selection rules, each seed against source_only, and the selection-regret table.
 
     PYTHONPATH=. python scripts/da_tables.py results/da [--rules last source_val dev snd oracle] [--pair 'a->b']
 
-Selection is bench.report.select.select (the same as `bench report --select RULE`, issue 11b); nothing reruns.
+Selection is bench.analysis.report.select.select (the same as `bench report --select RULE`, issue 11b); nothing reruns.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from bench.report.rules import ORACLE, RULES, UNSUPERVISED
-from bench.report.select import read_checkpoints, select
-from bench.report.selection_tables import regret
+from bench.analysis.report.rules import ORACLE, RULES, UNSUPERVISED
+from bench.analysis.report.select import read_checkpoints, select
+from bench.analysis.report.selection_tables import regret
 from bench.results import read_results
 
 BASELINE = "source_only"

@@ -95,8 +95,8 @@ def bare_loop(s: dict, device: str, precision: str, steps: int, px: int) -> floa
     import torch.nn.functional as F
 
     from bench.backbones import BackboneSpec, create_model
-    from bench.placement import place_model
-    from bench.precision import Amp, configure_backends
+    from bench.train.placement import place_model
+    from bench.train.precision import Amp, configure_backends
 
     spec = BackboneSpec(name=s["cnn"])
     torch.manual_seed(0)
@@ -136,7 +136,7 @@ def cells_span_s(results: Path) -> float:
 def summarise(out: Path, s: dict, device: str, bare: dict, walls: dict) -> dict:
     import pandas as pd
 
-    from bench import measure
+    from bench.train import measure
     from bench.results import read_results
 
     rows = read_results(out / "results")

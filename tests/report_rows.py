@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bench.results import SCHEMA, write_row
-from bench.suite import stable_hash
+from bench.plan.cells import stable_hash
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.suite import Suite
+from bench.plan.suite import Suite
 
 
 def tiny_suite(strategies: list, name: str = "tiny", budgets: list | None = None, seeds: list | None = None,
@@ -30,8 +30,8 @@ def source_model_in_process(cell_json: str, cache_root: str) -> bool:
     import torch
 
     from bench.data.base import load_domain
-    from bench.source_stage import source_model
-    from bench.suite import Cell
+    from bench.cell.source_stage import source_model
+    from bench.plan.cells import Cell
 
     torch.set_num_threads(1)
     cell = Cell.model_validate_json(cell_json)

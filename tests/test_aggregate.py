@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy.stats import mannwhitneyu
 
-from bench.report.aggregate import aggregate, iqm, probability_of_improvement
+from bench.analysis.report.aggregate import aggregate, iqm, probability_of_improvement
 
 
 def frame(scores: dict[str, dict[str, list[float]]]) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""bench.alignment against closed forms and direct numpy computations."""
+"""bench.strategies._alignment against closed forms and direct numpy computations."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench import alignment as A
+from bench.strategies import _alignment as A
 
 
 def gauss(n, d, seed, mean=0.0, scale=1.0):
@@ -33,7 +33,7 @@ def test_dann_schedule_matches_the_formula():
 
 
 def np_cov(x):
-    return np.cov(x, rowvar=False)  # unbiased, like bench.alignment.covariance
+    return np.cov(x, rowvar=False)  # unbiased, like bench.strategies._alignment.covariance
 
 
 def test_mmd_linear_matches_numpy_and_a_mean_shift_exactly():

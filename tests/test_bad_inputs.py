@@ -12,8 +12,9 @@ from click.testing import CliRunner
 
 from bench.cli import main
 from bench.results import SCHEMA, SCHEMA_VERSION, ResultsError, read_results, result_files, write_row
-from bench.runner import run_suite
-from bench.suite import SuiteError, expand, load_suite
+from bench.run.runner import run_suite
+from bench.plan.suite import SuiteError, load_suite
+from bench.plan.cells import expand
 from tests.sweep_helpers import make_suite, tiny_suite, write_suite
 
 
@@ -62,7 +63,7 @@ def test_a_bad_field_value_names_the_field_and_the_allowed_values(tmp_path):
 
 def test_an_unloadable_domain_fails_its_cells_clearly_and_the_sweep_goes_on(tmp_path, monkeypatch):
     """A missing / unusable dataset root: the cells that need it fail with the reason; the rest run."""
-    from bench.cell import cached_domain
+    from bench.cell.run_cell import cached_domain
 
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the data root should be")
@@ -70,7 +71,7 @@ def test_an_unloadable_domain_fails_its_cells_clearly_and_the_sweep_goes_on(tmp_
     cached_domain.cache_clear()
     spec = tiny_suite(strategies=["source_only"])
     spec["pairs"] = ["synth-digits -> digits", "digits -> digits"]
-    from bench.suite import Suite
+    from bench.plan.suite import Suite
 
     suite = Suite.model_validate(spec)
     summary = run_suite(suite, tmp_path / "res", executor="inline", show_progress=False)
@@ -97,7 +98,7 @@ def test_a_full_disk_during_a_write_leaves_no_partial_file_and_says_what_to_do(t
     res = tmp_path / "res"
     run_suite(suite, res, executor="inline", show_progress=False)  # one finished cell must survive
     before = {p: p.read_bytes() for p in result_files(res)}
-    from bench.cell import base_row
+    from bench.cell.run_cell import base_row
 
     row = base_row(expand(suite)[0], "r", "cpu")
     row.update(cell_key="f" * 16, status="ok", finished_at=pd.Timestamp.now(tz="UTC"))

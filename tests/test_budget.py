@@ -2,10 +2,11 @@
 import pytest
 import torch
 
-from bench.cell import run_cell
+from bench.cell.run_cell import run_cell
 from bench.data.budget import budget_indices
 from bench.strategies import STRATEGIES, Strategy
-from bench.suite import Suite, expand
+from bench.plan.suite import Suite
+from bench.plan.cells import expand
 
 
 def test_budget_indices_k_per_class_deterministic():

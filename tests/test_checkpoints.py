@@ -1,4 +1,4 @@
-"""Checkpoints (bench/checkpoints.py): K evenly spaced validator evaluations per cell, written
+"""Checkpoints (bench/cell/checkpoints.py): K evenly spaced validator evaluations per cell, written
 before the row, off the training's RNG; a kill -9 of a search suite leaves each trial-cell once."""
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from bench.checkpoints import checkpoint_path, checkpoint_steps
-from bench.report.rules import RULES, score_column
+from bench.cell.checkpoints import checkpoint_path, checkpoint_steps
+from bench.analysis.report.rules import RULES, score_column
 from bench.results import read_results, result_files
-from bench.runner import run_suite
-from bench.suite import Suite, expand, load_suite
+from bench.run.runner import run_suite
+from bench.plan.suite import Suite, load_suite
+from bench.plan.cells import expand
 from tests.sweep_helpers import write_suite
 
 REPO = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from bench.cli import main
-from bench.compare import CompareError, compare
+from bench.analysis.compare import CompareError, compare
 from tests.report_rows import row, write
 
 PAIR = "synth-digits->digits"

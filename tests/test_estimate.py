@@ -6,11 +6,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
-from bench.cell import base_row
+from bench.cell.run_cell import base_row
 from bench.cli import main
-from bench.estimate import calibration_suite, estimate, measured_step_times
+from bench.run.estimate import calibration_suite, estimate, measured_step_times
 from bench.results import read_results, write_row
-from bench.suite import Suite, expand
+from bench.plan.suite import Suite
+from bench.plan.cells import expand
 from tests.sweep_helpers import tiny_suite, write_suite
 
 T_STEP, T_SOURCE, T_FIXED, CAL_BATCH = 0.5, 0.2, 3.0, 16

@@ -5,7 +5,7 @@ import torch
 
 from bench.data.image_cache import random_resized_crop_flip
 from bench.data.sampler import Sampler
-from bench.train import Diverged, LossCheck, StepLoop
+from bench.train.loop import Diverged, LossCheck, StepLoop
 
 
 def losses_with_nan_at(bad: int, steps: int):

@@ -10,14 +10,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.backbones import BackboneSpec, TransferModel, create_model
-from bench.cell import run_cell
-from bench.config import TrainConfig
+from bench.cell.run_cell import run_cell
+from bench.train.config import TrainConfig
 from bench.data import load_domain
 from bench.data.base import Split
 from bench.data.budget import budget_indices
 from bench.strategies import AdaptContext, get_strategy
 from bench.strategies.maml import inner_loop
-from bench.suite import Suite, expand
+from bench.plan.suite import Suite
+from bench.plan.cells import expand
 
 
 @pytest.fixture(autouse=True)

@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from bench.cli import main
-from bench.executors.process import gpu_slots
+from bench.run.executors.process import gpu_slots
 from bench.results import read_results
-from bench.runner import run_suite
+from bench.run.runner import run_suite
 import tests.failing_strategies  # noqa: F401 - registers debug_crash here; workers import it as a plugin
 from tests.sweep_helpers import make_suite, write_suite
 

@@ -1,4 +1,5 @@
-"""The package's import graph has no cycle, and reading results never needs torch.
+"""The package's import graph: the wings follow the data flow, no cycle, and reading results never
+needs torch.
 
 Edges are ``import bench.x`` / ``from bench.x import y`` anywhere in a module: at module level and
 inside functions (a lazy import still ties the two modules together). A package's ``__init__`` is
@@ -67,19 +68,76 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+#: the ground floor: small modules any part may import; they import only each other
+GROUND = {"errors", "registry", "results", "extras", "search", "locks"}
+#: the wings and families from the top of the data flow down, and what each may import besides
+#: itself and the ground floor; each wing's ``__init__`` says the same in words. ``analysis`` reads
+#: stored rows only: nothing but the command line imports it, and it imports nothing above the
+#: ground floor. A family (strategies, validators, data, backbones) never imports a wing that uses it.
+MAY_IMPORT = {
+    "cli": {"analysis", "run", "cell", "plan", "strategies", "validators", "train", "data", "backbones"},
+    "analysis": set(),
+    "run": {"cell", "plan", "strategies", "validators", "train", "data", "backbones"},
+    "cell": {"plan", "strategies", "validators", "train", "data", "backbones"},
+    "plan": {"strategies", "validators", "train", "data", "backbones"},
+    "strategies": {"train", "data", "backbones"},
+    "validators": {"train", "data", "backbones"},
+    "train": {"data", "backbones"},
+    "data": set(),
+    "backbones": set(),
+    "ground": set(),
+}
+#: the package's own top-level modules: a new module goes into a wing or a family instead
+TOP_LEVEL = GROUND | {"__init__", "__main__", "cli"}
+
+
+def part_of(module: str) -> str:
+    """The wing, family or floor a module belongs to: ``bench.cell.source_stage`` -> ``cell``."""
+    top = module.split(".")[1] if "." in module else "__init__"
+    if top in GROUND or top == "__init__":
+        return "ground"
+    return "cli" if top == "__main__" else top
+
+
+def test_every_module_is_in_a_wing_a_family_or_on_the_ground_floor():
+    top = {p.stem for p in PACKAGE.glob("*.py")}
+    packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert top == TOP_LEVEL, f"top-level modules {sorted(top - TOP_LEVEL)} belong in a wing (README, 'How it is built')"
+    assert packages == set(MAY_IMPORT) - {"cli", "ground"}, sorted(packages)
+
+
+def test_the_wings_import_only_down_the_data_flow():
+    wrong = sorted(f"{a} -> {b}" for a, targets in import_graph().items() for b in targets
+                   if part_of(a) != part_of(b) and part_of(b) != "ground"
+                   and part_of(b) not in MAY_IMPORT[part_of(a)])
+    assert wrong == [], wrong
+
+
+def test_the_ground_floor_imports_only_the_ground_floor():
+    wrong = sorted(f"{a} -> {b}" for a, targets in import_graph().items() for b in targets
+                   if part_of(a) == "ground" and part_of(b) != "ground")
+    assert wrong == [], wrong
+
+
+def test_each_wing_says_what_it_may_import():
+    for wing in ("plan", "run", "cell", "train", "analysis"):
+        doc = ast.get_docstring(ast.parse((PACKAGE / wing / "__init__.py").read_text())) or ""
+        assert "may import" in doc.lower(), f"bench/{wing}/__init__.py: say what the wing may import"
+
+
 def test_the_package_import_graph_has_no_cycle():
     cycle = find_cycle(import_graph())
     assert cycle is None, " -> ".join(cycle)
 
 
-def test_building_a_report_imports_neither_torch_nor_the_suite(tmp_path):
+def test_building_a_report_imports_neither_torch_nor_the_wings_that_run_cells(tmp_path):
     from tests.report_rows import row, write
 
     write(tmp_path / "r", [row("source_only", "a->b", s, 50.0 + s) for s in range(2)])
-    code = ("import sys, bench.report\n"
-            f"bench.report.build_report([{str(tmp_path / 'r')!r}], {str(tmp_path / 'out')!r})\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'torch' or m in "
-            "('bench.suite', 'bench.backbones', 'bench.strategies'))\n"
+    code = ("import sys, bench.analysis.report\n"
+            f"bench.analysis.report.build_report([{str(tmp_path / 'r')!r}], {str(tmp_path / 'out')!r})\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'torch' or m.split('.')[:2] in "
+            "[['bench', w] for w in ('plan', 'run', 'cell', 'train', 'backbones', 'strategies')])\n"
             "print(bad)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 import tests.failing_strategies  # noqa: F401  (registers the debug_* strategies here too)
 from bench.cli import main
 from bench.results import read_results
-from bench.runner import run_suite
-from bench.suite import expand
+from bench.run.runner import run_suite
+from bench.plan.cells import expand
 from tests.sweep_helpers import make_suite, write_suite
 
 PLUGIN = ("tests.failing_strategies",)

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.compare import checks, compare, judge
-from bench.leaderboard.data import build, seeds_of
-from bench.leaderboard.page import write
-from bench.report import build_report
-from bench.report.stats import pareto_front
+from bench.analysis.compare import checks, compare, judge
+from bench.analysis.leaderboard.data import build, seeds_of
+from bench.analysis.leaderboard.page import write
+from bench.analysis.report import build_report
+from bench.analysis.report.stats import pareto_front
 from bench.results import read_results
 from tests.leaderboard_rows import METHODS, PAIRS, REGRESSED, write_history
 from tests.report_rows import row, write as write_rows
@@ -48,11 +48,11 @@ def test_cell_numbers_equal_bench_reports_tables(planted):
 
 
 def expected_aggregate(newest, method: str) -> float:
-    """IQM of the method's ok runs pooled over pairs (bench.report.aggregate), or before it exists
+    """IQM of the method's ok runs pooled over pairs (bench.analysis.report.aggregate), or before it exists
     the mean of per-pair seed means (the report's Avg)."""
     from scipy.stats import trim_mean
 
-    from bench.leaderboard.adapters import AGGREGATE_KIND
+    from bench.analysis.leaderboard.adapters import AGGREGATE_KIND
 
     rows = read_results(newest)
     ok = rows[(rows["status"] == "ok") & (rows["strategy"] == method)]

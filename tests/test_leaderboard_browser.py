@@ -12,11 +12,11 @@ import shutil
 
 import pytest
 
-from bench.leaderboard.data import build
-from bench.leaderboard.page import write
-from bench.report import build_report
-from bench.report.data import load
-from bench.report.tables import display_frame, metric_table
+from bench.analysis.leaderboard.data import build
+from bench.analysis.leaderboard.page import write
+from bench.analysis.report import build_report
+from bench.analysis.report.data import load
+from bench.analysis.report.tables import display_frame, metric_table
 from tests.leaderboard_rows import METHODS, PAIRS, write_history
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

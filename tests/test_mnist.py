@@ -8,8 +8,9 @@ import torch
 from bench.backbones import BackboneSpec
 from bench.data import DOMAINS, load_domain
 from bench.data.mnist import load_mnist_arrays
-from bench.source_stage import initial_model
-from bench.suite import Cell, TrainConfig
+from bench.cell.source_stage import initial_model
+from bench.plan.suite import TrainConfig
+from bench.plan.cells import Cell
 
 
 @pytest.fixture(scope="module")

@@ -30,8 +30,8 @@ import pandas as pd
 import pytest
 
 from bench.results import read_results
-from bench.runner import run_suite
-from bench.suite import load_suite
+from bench.run.runner import run_suite
+from bench.plan.suite import load_suite
 
 THREADS = int(os.environ.get("BENCH_TEST_THREADS", "1"))
 #: the first five strategies of the suite: source_only, dann, moments, dan, coral

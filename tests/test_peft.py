@@ -17,7 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from bench.backbones import BackboneSpec, count_params, create_model  # noqa: E402
 from bench.data import load_domain  # noqa: E402
 from bench.strategies import AdaptContext, get_strategy  # noqa: E402
-from bench.config import TrainConfig  # noqa: E402
+from bench.train.config import TrainConfig  # noqa: E402
 
 STEPS = 3
 
@@ -57,7 +57,7 @@ def cnn():
 
 
 def make_strategy(name, model, domain, steps=STEPS, precision="fp32", **hp):
-    from bench.precision import Amp
+    from bench.train.precision import Amp
 
     labeled = torch.arange(32)
     ctx = AdaptContext(source_train=domain.train, source_val=domain.val,
@@ -193,7 +193,7 @@ def test_qlora_base_is_4bit_nf4_and_trains_on_cpu(minilm, text_domain):
     projections = linears_named(minilm, ["query", "value"])
     assert trainable == sum(4 * (m.in_features + m.out_features) for m in projections) + head_params(minilm)
     assert s.adapter_bytes >= 4 * trainable
-    from bench.peft_tools import model_bytes
+    from bench.strategies._peft import model_bytes
 
     assert model_bytes(s.model) < 0.75 * sum(t.numel() * t.element_size()
                                                for t in minilm.state_dict().values())
@@ -251,7 +251,7 @@ def test_lwf_distillation_is_zero_when_student_matches_teacher():
 
 # ---- tensor-counted footprint (what the PEFT tables compare on CPU) -------------------------
 def footprint_of(name, model, domain, precision="fp32", **hp):
-    from bench.footprint import TensorFootprint, optimizers_of
+    from bench.train.footprint import TensorFootprint, optimizers_of
 
     s = make_strategy(name, model, domain, precision=precision, **hp)
     s.setup()
@@ -288,7 +288,7 @@ def test_qlora_keeps_fewer_activations_than_lora_under_bf16_autocast(image_domai
     assert runs["qlora"]["activation_bytes"] < runs["lora"]["activation_bytes"] < runs["full_finetune"]["activation_bytes"]
     assert runs["full_finetune"]["footprint_bytes"] > runs["lora"]["footprint_bytes"] > runs["qlora"]["footprint_bytes"]
     # the layer's own contract: the compute dtype under autocast (as nn.Linear), the input's outside
-    from bench.peft_tools import quantize_linears_4bit
+    from bench.strategies._peft import quantize_linears_4bit
 
     holder = nn.Sequential(nn.Linear(64, 32))
     quantize_linears_4bit(holder, "nf4", torch.bfloat16)

@@ -10,8 +10,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.results import read_results  # noqa: E402
-from bench.runner import run_suite  # noqa: E402
-from bench.suite import load_suite  # noqa: E402
+from bench.run.runner import run_suite  # noqa: E402
+from bench.plan.suite import load_suite  # noqa: E402
 
 PEFT = {"lora", "qlora", "ia3", "bitfit", "adapter"}
 

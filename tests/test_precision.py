@@ -9,13 +9,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.backbones import BackboneSpec, create_model
-from bench.cell import run_cell
-from bench.config import TrainConfig
+from bench.cell.run_cell import run_cell
+from bench.train.config import TrainConfig
 from bench.data.base import load_domain
-from bench.precision import PRECISIONS, Amp
+from bench.train.precision import PRECISIONS, Amp
 from bench.strategies import AdaptContext, get_strategy
-from bench.suite import PROTOCOL_VERSION, Suite, backbone_ident, drop_new_defaults, expand, stable_hash
-from bench.train import evaluate
+from bench.plan.suite import Suite
+from bench.plan.cells import PROTOCOL_VERSION, backbone_ident, drop_new_defaults, expand, stable_hash
+from bench.train.loop import evaluate
 from tests.sweep_helpers import tiny_suite
 
 

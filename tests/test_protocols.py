@@ -11,17 +11,18 @@ import torch
 from pydantic import ValidationError
 
 from bench.backbones import BackboneSpec, create_model
-from bench.cell import cached_domain
-from bench.config import TrainConfig
+from bench.cell.run_cell import cached_domain
+from bench.train.config import TrainConfig
 from bench.data.budget import budget_indices
-from bench.protocol import target_pools
-from bench.runner import run_suite
-from bench.schedules import lr_factor
+from bench.plan.protocol import target_pools
+from bench.run.runner import run_suite
+from bench.train.schedules import lr_factor
 from bench.strategies import AdaptContext
 from bench.strategies.base import STRATEGIES, Strategy
 from bench.strategies.dann import DANN
-from bench.suite import Suite, expand
-from bench.train import make_optimizer
+from bench.plan.suite import Suite
+from bench.plan.cells import expand
+from bench.train.loop import make_optimizer
 
 SEEN: list[AdaptContext] = []
 
@@ -220,7 +221,7 @@ def test_epochs_times_iterations_state_the_steps():
 
 # --- the published Office-31 recipe ---------------------------------------------------------
 def test_tllib_office31_recipe_states_tll_and_expands():
-    from bench.suite import load_suite
+    from bench.plan.suite import load_suite
 
     suite_ = load_suite(Path(__file__).parent.parent / "suites" / "tllib-office31.yaml")
     cells = expand(suite_)
@@ -240,10 +241,10 @@ def test_tllib_office31_recipe_runs_end_to_end_on_a_generated_tree(tmp_path, mon
     published averages beside the measured ones with both selection rules."""
     import yaml
 
-    from bench.cell import cached_domain
+    from bench.cell.run_cell import cached_domain
     from bench.data.office31 import CLASSES
-    from bench.reference import reference_blocks
-    from bench.report import render
+    from bench.analysis.reference import reference_blocks
+    from bench.analysis.report import render
     from tests.test_real_datasets import class_tree
 
     monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
@@ -273,8 +274,8 @@ def test_tllib_office31_recipe_runs_end_to_end_on_a_generated_tree(tmp_path, mon
 def test_reference_keeps_protocols_apart():
     import pandas as pd
 
-    from bench.reference import reference_blocks
-    from bench.report import render
+    from bench.analysis.reference import reference_blocks
+    from bench.analysis.report import render
 
     base = {"status": "ok", "label_budget": "0", "backbone": "timm/resnet50.tv_in1k", "strategy": "dann",
             "source_domain": "office31/amazon", "target_domain": "office31/webcam", "selection_rule": "last"}

@@ -67,8 +67,8 @@ def ray_env(tmp_path, monkeypatch):
 def test_a_sweep_on_local_ray_workers_isolates_failures_and_shares_source_models(tmp_path, ray_env):
     import tests.failing_strategies  # noqa: F401
     from bench.results import read_results
-    from bench.runner import run_suite
-    from bench.suite import expand
+    from bench.run.runner import run_suite
+    from bench.plan.cells import expand
     from tests.sweep_helpers import make_suite
 
     suite = make_suite(strategies=["source_only", "full_finetune", "debug_raise", "debug_nan",

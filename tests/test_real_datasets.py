@@ -50,7 +50,7 @@ def write_list(path: Path, rows: list[tuple[str, int]], offset: int = 0) -> None
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """A private cache and data root per test; the per-process domain memo is cleared."""
-    from bench.cell import cached_domain
+    from bench.cell.run_cell import cached_domain
 
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
@@ -64,8 +64,9 @@ def isolated(tmp_path, monkeypatch):
 
 def smoke_cell(source: str, target: str, tmp_path: Path) -> dict:
     """One real cell through the harness: small_cnn, a few steps, 16 px."""
-    from bench.cell import run_cell
-    from bench.suite import Suite, expand
+    from bench.cell.run_cell import run_cell
+    from bench.plan.suite import Suite
+    from bench.plan.cells import expand
 
     suite = Suite(name="t", backbones=[{"name": "small_cnn", "kwargs": {"width": 8}}],
                   strategies=["full_finetune"], pairs=[f"{source} -> {target}"], label_budgets=[1],
@@ -332,7 +333,8 @@ def test_run_without_data_fails_before_any_cell(isolated, tmp_path):
 
 @pytest.mark.parametrize("name", ["nightly-gpu", "nightly-gpu-published", "officehome-gpu"])
 def test_gpu_suites_parse_and_expand_without_data(name):
-    from bench.suite import expand, load_suite
+    from bench.plan.suite import load_suite
+    from bench.plan.cells import expand
 
     suite = load_suite(Path(__file__).parent.parent / "suites" / f"{name}.yaml")
     cells = expand(suite)
@@ -344,8 +346,8 @@ def test_gpu_suites_parse_and_expand_without_data(name):
 def test_report_shows_published_numbers_beside_measured(tmp_path):
     import pandas as pd
 
-    from bench.reference import PUBLISHED, reference_blocks
-    from bench.report import render
+    from bench.analysis.reference import PUBLISHED, reference_blocks
+    from bench.analysis.report import render
 
     rows = [{"status": "ok", "label_budget": "0", "backbone": "timm/resnet50.tv_in1k",
              "strategy": "source_only", "source_domain": f"office31/{s}", "target_domain": f"office31/{t}",

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from bench.results import read_results
-from bench.runner import run_suite
+from bench.run.runner import run_suite
 from bench.strategies import STRATEGIES, get_strategy
-from bench.suite import Suite
+from bench.plan.suite import Suite
 
 #: the package's own strategies; tests register helpers of their own (tests/failing_strategies.py
 #: crashes its worker on purpose), which must never run inline in the test process

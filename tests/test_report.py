@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bench.report import build_report
-from bench.report.data import latest, load
-from bench.report.stats import bootstrap_mean
-from bench.report.tables import AVG, RANK, display_frame, metric_table
+from bench.analysis.report import build_report
+from bench.analysis.report.data import latest, load
+from bench.analysis.report.stats import bootstrap_mean
+from bench.analysis.report.tables import AVG, RANK, display_frame, metric_table
 from tests.report_rows import row, write
 
 A, B = "synth-digits->digits", "digits->digits-c/gaussian_noise"
@@ -88,8 +88,9 @@ def test_failed_missing_and_skipped_cells_are_shown_not_dropped(tmp_path):
 
 
 def test_declared_but_unfinished_cells_are_missing(tmp_path):
-    from bench.runner import write_run_record
-    from bench.suite import expand, load_suite
+    from bench.run.runner import write_run_record
+    from bench.plan.suite import load_suite
+    from bench.plan.cells import expand
 
     suite = load_suite("suites/smoke.yaml")
     (tmp_path / "r").mkdir()

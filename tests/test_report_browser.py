@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from bench.report import build_report
+from bench.analysis.report import build_report
 from tests.report_rows import row, write
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

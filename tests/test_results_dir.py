@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from bench.results import ResultsError, result_files
-from bench.runner import run_suite
-from bench.suite import Suite
+from bench.run.runner import run_suite
+from bench.plan.suite import Suite
 from tests.conftest import bench_cli
 
 

@@ -14,12 +14,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bench.executors import RunContext, execute_cell
+from bench.run.executors import RunContext, execute_cell
 from bench.locks import try_claim
 from bench.results import ResultsError, read_results, result_files, tmp_tag
-from bench.resume import clean_stale_tmp, prepare_results_dir, scan
-from bench.runner import run_suite
-from bench.suite import expand, load_suite
+from bench.run.resume import clean_stale_tmp, prepare_results_dir, scan
+from bench.run.runner import run_suite
+from bench.plan.suite import load_suite
+from bench.plan.cells import expand
 from tests.sweep_helpers import make_suite, write_suite
 
 REPO = Path(__file__).resolve().parent.parent

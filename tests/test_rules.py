@@ -1,10 +1,10 @@
-"""The selection-rule names and their checkpoint columns (bench.report.rules) stay torch-free."""
+"""The selection-rule names and their checkpoint columns (bench.analysis.report.rules) stay torch-free."""
 import subprocess
 import sys
 
 import pytest
 
-from bench.report.rules import ORACLE, RULES, score_column
+from bench.analysis.report.rules import ORACLE, RULES, score_column
 
 
 def test_every_rule_but_last_reads_a_column_and_oracle_reads_test_accuracy():
@@ -18,5 +18,5 @@ def test_every_rule_but_last_reads_a_column_and_oracle_reads_test_accuracy():
 
 
 def test_rules_module_imports_without_torch():
-    code = "import sys, bench.report.rules; assert 'torch' not in sys.modules"
+    code = "import sys, bench.analysis.report.rules; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,4 @@
-"""Search spaces and trial draws (bench/search.py, bench/suite.py): deterministic, independent of
+"""Search spaces and trial draws (bench/search.py, bench/plan/suite.py): deterministic, independent of
 the rest of the grid, trial 0 = defaults, overridable per suite entry."""
 import math
 import random
@@ -7,7 +7,8 @@ import pytest
 
 from bench.search import Choice, IntRange, LogUniform, choice, draw, int_range, loguniform, parse, uniform
 from bench.strategies import STRATEGIES
-from bench.suite import Suite, expand
+from bench.plan.suite import Suite
+from bench.plan.cells import expand
 from tests.sweep_helpers import tiny_suite
 
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from scipy.stats import kendalltau, spearmanr
 
-from bench.report.rules import RULES
-from bench.report.select import SelectionError, select
-from bench.report.selection_tables import ALL, regret, validator_quality
+from bench.analysis.report.rules import RULES
+from bench.analysis.report.select import SelectionError, select
+from bench.analysis.report.selection_tables import ALL, regret, validator_quality
 from tests.report_rows import row
 
 PAIR = "synth-digits->digits"
@@ -184,7 +184,7 @@ def test_selection_and_aggregates_do_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys, bench.report.select, bench.report.aggregate, bench.report.selection_tables, "
-            "bench.report.sections; print('torch' in sys.modules)")
+    code = ("import sys, bench.analysis.report.select, bench.analysis.report.aggregate, bench.analysis.report.selection_tables, "
+            "bench.analysis.report.sections; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

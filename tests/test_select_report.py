@@ -9,9 +9,9 @@ import pandas as pd
 from click.testing import CliRunner
 
 from bench.cli import main
-from bench.compare import compare
-from bench.report import build_report
-from bench.report.select import CHECKPOINT_DIR
+from bench.analysis.compare import compare
+from bench.analysis.report import build_report
+from bench.analysis.report.select import CHECKPOINT_DIR
 from tests.report_rows import row, write
 
 PAIRS = ["synth-digits->digits", "digits->synth-digits"]

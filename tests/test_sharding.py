@@ -6,8 +6,9 @@ from click.testing import CliRunner
 
 from bench.cli import main
 from bench.results import read_results
-from bench.sharding import assign, parse_shard, shard_cells, shard_load
-from bench.suite import SuiteError, expand
+from bench.plan.sharding import assign, parse_shard, shard_cells, shard_load
+from bench.plan.suite import SuiteError
+from bench.plan.cells import expand
 from tests.sweep_helpers import make_suite, write_suite
 
 
@@ -62,7 +63,7 @@ def test_two_shards_into_one_results_dir_give_every_cell_once(tmp_path):
         assert out.exit_code == 0, out.output
         assert f"shard {i}/2" in out.output
     df = read_results(res)
-    from bench.suite import load_suite
+    from bench.plan.suite import load_suite
 
     assert sorted(df.cell_key) == sorted(c.key() for c in expand(load_suite(suite_file)))
     assert len(shard_cells(expand(load_suite(suite_file)), "0/2")) == 2

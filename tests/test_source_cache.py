@@ -4,9 +4,10 @@ Trainings are observed through what the product itself records: each row's ``sou
 the entries of ``<results>/_source_models/``; feature extractions by wrapping the real function in
 the test (monkeypatch), not through counters kept in product code.
 """
-from bench.runner import run_suite
+from bench.run.runner import run_suite
 from bench.strategies import linear_probe
-from bench.suite import Suite, expand
+from bench.plan.suite import Suite
+from bench.plan.cells import expand
 
 
 def suite(**over):

@@ -1,7 +1,9 @@
 """Suite files: validation with clear messages, expansion, stable cell keys."""
 import pytest
 
-from bench.suite import SuiteError, Suite, expand, load_suite
+from bench.plan.suite import SuiteError, Suite, load_suite
+
+from bench.plan.cells import expand
 from tests.conftest import REPO, bench_cli
 
 BASE = {

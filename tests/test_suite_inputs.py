@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.strategies import STRATEGIES, Strategy
-from bench.suite import SuiteError, load_suite
+from bench.plan.suite import SuiteError, load_suite
 
 BASE = """
 name: {name}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.report.transferability import predictor_frame, predictor_table
+from bench.analysis.report.transferability import predictor_frame, predictor_table
 
 MODELS = ["a", "b", "c", "d"]
 SCORE = [1.0, 2.0, 3.0, 4.0]
@@ -74,13 +74,13 @@ def test_report_code_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, bench.report.transferability; assert 'torch' not in sys.modules"
+    code = "import sys, bench.analysis.report.transferability; assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=Path(__file__).parent.parent).returncode == 0
 
 
 def test_report_blocks_write_the_table_files(tmp_path):
-    from bench.report.render import markdown
-    from bench.report.transferability import transferability_blocks
+    from bench.analysis.report.render import markdown
+    from bench.analysis.report.transferability import transferability_blocks
 
     blocks = transferability_blocks(planted(), tmp_path)
     text = markdown(blocks)

@@ -7,12 +7,13 @@ import math
 import pytest
 import torch
 
-from bench.cell import run_cell
+from bench.cell.run_cell import run_cell
 from bench.data import load_domain
 from bench.strategies import get_strategy
-from bench.suite import Suite, expand
+from bench.plan.suite import Suite
 
 #: the strategies that adapt without target labels (the alignment columns matter for them)
+from bench.plan.cells import expand
 UDA = ["dann", "mmd", "moments", "dan", "coral", "cdan", "cdan+e", "mcc", "adabn", "pseudo_label", "tent"]
 
 
@@ -81,7 +82,7 @@ def test_budget_above_zero_puts_labelled_target_batches_into_the_loss(name):
 
 
 def test_adabn_changes_only_batch_norm_statistics(tmp_path):
-    from bench.source_stage import source_model
+    from bench.cell.source_stage import source_model
 
     # a batch size that divides target-train (720): the average of the batch means is then exact
     cell = expand(suite(["adabn"]))[0].model_copy(update={"adapt": Suite.model_fields["adapt"].default.model_copy(update={"batch_size": 48})})
@@ -114,7 +115,7 @@ def test_target_entropy_selection_is_recorded_and_runs(tmp_path):
 
 
 def test_dann_reversal_weight_follows_the_schedule():
-    from bench.alignment import dann_lambda
+    from bench.strategies._alignment import dann_lambda
 
     cls = get_strategy("dann")
     assert cls.Hparams().gamma == 10.0 and not cls.Hparams().anneal_lr
@@ -193,7 +194,7 @@ def test_dann_lambda_under_either_schedule_is_its_formula(schedule):
         expected = (2 / (1 + math.exp(-7.0 * step / steps)) - 1 if schedule == "paper"
                     else 2 / (1 + math.exp(-2.0 * step / 400)) - 1)
         assert lam == pytest.approx(expected)
-    from bench.alignment import warm_start_lambda
+    from bench.strategies._alignment import warm_start_lambda
 
     assert warm_start_lambda(500) == pytest.approx(2 / (1 + math.exp(-0.5)) - 1)  # TLL defaults: 0.245
     assert warm_start_lambda(0) == 0.0 and warm_start_lambda(10**6, lo=0.1, hi=0.9) == pytest.approx(0.9)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bench.data.budget import budget_indices, carve_validation
-from bench.report.rules import RULES, ORACLE
+from bench.analysis.report.rules import RULES, ORACLE
 from bench.validators import VALIDATORS, Probe, score_all
 from bench.validators.bnm import normalised_nuclear_norm
 from bench.validators.dev import density_ratio, dev_risk

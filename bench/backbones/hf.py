@@ -105,7 +105,7 @@ def hf_model(spec: BackboneSpec, num_classes: int, in_chans: int = 0) -> Transfe
                              num_classes=num_classes, layer_groups=groups)
 
 
-hf_model.modality = "text"  # cell.py skips text backbones on image pairs (and vice versa)
+hf_model.modality = "text"  # bench/cell/run_cell.py skips text backbones on image pairs (and vice versa)
 
 
 hf_model.requires = ("transformers",)  # checked when a suite loads (bench.extras)

@@ -28,4 +28,4 @@ def mlp(spec: BackboneSpec, num_classes: int, in_chans: int = 0) -> TransferMode
         raise ValueError("mlp has no published weights: use pretrained: <path>.safetensors")
     return TransferModel(backbone, hidden, num_classes, [list(b.parameters()) for b in blocks],
                          modality="vector")
-mlp.modality = "vector"  # cell.py skips it on image or text pairs
+mlp.modality = "vector"  # bench/cell/run_cell.py skips it on image or text pairs

@@ -13,7 +13,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench import peft_tools
+from bench.strategies import _peft as peft_tools
 from bench.strategies.base import STRATEGIES, Hparams, Strategy
 
 

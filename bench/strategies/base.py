@@ -22,19 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
 from bench.data.base import Split, take, to_device
+from bench.errors import NotApplicable  # noqa: F401 - strategies raise it from here
 from bench.registry import Registry
 from bench.search import loguniform
-from bench.config import TrainConfig
+from bench.train.config import TrainConfig
 from bench.data.sampler import Sampler
-from bench.precision import FP32, Amp
+from bench.train.precision import FP32, Amp
 
 STRATEGIES: Registry[type["Strategy"]] = Registry("strategy", "bench.strategies")
-
-
-class NotApplicable(Exception):
-    """The strategy cannot apply to this cell (a supervised strategy at label budget 0, QLoRA on a
-    CNN without linear layers, ...): the cell is recorded as ``skipped`` with this reason, not as
-    ``failed``, so a nightly grid over every strategy and backbone stays clean."""
 
 
 class Hparams(BaseModel):
@@ -93,7 +88,7 @@ class Strategy:
     #: whether ``update`` is called at all (``source_only`` and ``adabn`` take no gradient steps)
     trains: ClassVar[bool] = True
     #: under ``protocol: joint``, trains from the initial weights on labelled source + unlabelled
-    #: target together, with no source stage (the domain-adaptation methods; bench/protocol.py)
+    #: target together, with no source stage (the domain-adaptation methods; bench/plan/protocol.py)
     adapts_jointly: ClassVar[bool] = False
     #: optional packages it imports (checked when a suite loads: ``bench.extras``)
     requires: ClassVar[tuple[str, ...]] = ()
@@ -139,7 +134,7 @@ class Strategy:
         return self.hp.lr or self.ctx.config.lr
 
     def optimizer(self, params_or_groups: Any) -> torch.optim.Optimizer:
-        from bench.train import make_optimizer
+        from bench.train.loop import make_optimizer
 
         # the schedule follows the harness's step counter, shared by every optimiser a strategy builds
         return make_optimizer(params_or_groups, self.ctx.config, lr=self.lr, model=self.model,

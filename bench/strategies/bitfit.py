@@ -3,7 +3,7 @@
 peft has no BitFit, and none is needed: it is a choice of which existing tensors have
 ``requires_grad``. Normalisation layers' biases count as biases, as in the paper.
 """
-from bench import peft_tools
+from bench.strategies import _peft as peft_tools
 from bench.strategies.base import STRATEGIES, NotApplicable, Strategy
 
 

@@ -8,7 +8,7 @@ exceeds ``max_outer_dim`` the paper's randomized map is used instead of the oute
 import torch.nn.functional as F
 from pydantic import Field
 
-from bench.alignment import RandomizedMultilinear, cdan_map, domain_adversarial_loss, entropy_weights, grad_reverse
+from bench.strategies._alignment import RandomizedMultilinear, cdan_map, domain_adversarial_loss, entropy_weights, grad_reverse
 from bench.strategies.base import STRATEGIES
 from bench.strategies.dann import DANN, DANNHparams
 

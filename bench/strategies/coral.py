@@ -1,5 +1,5 @@
 """``coral``: Deep CORAL (Sun & Saenko, 2016), ||C_S - C_T||_F^2 / (4 d^2) on the backbone features."""
-from bench.alignment import coral
+from bench.strategies._alignment import coral
 from bench.strategies._uda import UDAStrategy
 from bench.strategies.base import STRATEGIES
 

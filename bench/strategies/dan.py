@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from bench.alignment import mk_mmd
+from bench.strategies._alignment import mk_mmd
 from bench.strategies._uda import UDAHparams, UDAStrategy
 from bench.strategies.base import STRATEGIES
 

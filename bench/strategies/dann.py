@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from bench.alignment import (DomainDiscriminator, dann_lambda, dann_lr_factor, domain_adversarial_loss, grad_reverse,
+from bench.strategies._alignment import (DomainDiscriminator, dann_lambda, dann_lr_factor, domain_adversarial_loss, grad_reverse,
                              warm_start_lambda)
 from bench.search import choice, int_range, loguniform
 from bench.strategies._uda import UDAHparams, UDAStrategy

@@ -1,7 +1,7 @@
 """``ia3``: (IA)^3 through peft: learned per-channel scalings; base frozen, head trains.
 
 Scales keys, values and the feed-forward input (transformers) or convolution outputs (CNNs)."""
-from bench import peft_tools
+from bench.strategies import _peft as peft_tools
 from bench.strategies.base import STRATEGIES, Hparams, Strategy
 
 

@@ -6,7 +6,7 @@ A rank-``r`` LoRA on a ``d x k`` linear layer adds ``r (d + k)`` trainable param
 """
 from pydantic import Field
 
-from bench import peft_tools
+from bench.strategies import _peft as peft_tools
 from bench.strategies.base import STRATEGIES, Hparams, Strategy
 
 

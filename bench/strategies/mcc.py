@@ -6,7 +6,7 @@ on the target, without any domain discriminator.
 """
 from pydantic import Field
 
-from bench.alignment import mcc
+from bench.strategies._alignment import mcc
 from bench.strategies._uda import UDAHparams, UDAStrategy
 from bench.strategies.base import STRATEGIES
 

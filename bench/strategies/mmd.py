@@ -9,7 +9,7 @@ covariance matching loss that this name used to denote here.
 """
 from typing import Literal
 
-from bench.alignment import mk_mmd
+from bench.strategies._alignment import mk_mmd
 from bench.strategies._uda import UDAHparams, UDAStrategy
 from bench.strategies.base import STRATEGIES
 

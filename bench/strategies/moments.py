@@ -5,7 +5,7 @@ The mean term is the linear-kernel MMD^2; the covariance term is CORAL's without
 normalisation. Until this harness's issue 10 this loss was registered as ``mmd``; it has its own
 name now because readers take ``mmd`` for the Gaussian-kernel MMD of the literature (``mmd``).
 """
-from bench.alignment import mmd_linear
+from bench.strategies._alignment import mmd_linear
 from bench.strategies._uda import UDAStrategy
 from bench.strategies.base import STRATEGIES
 

@@ -7,7 +7,7 @@ the same as ``lora``'s; the head stays in full precision and trains.
 from pydantic import Field
 from torch import nn
 
-from bench import peft_tools
+from bench.strategies import _peft as peft_tools
 from bench.strategies.base import STRATEGIES, NotApplicable, Strategy
 from bench.strategies.lora import LoraHparams, lora_config
 

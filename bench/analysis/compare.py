@@ -1,0 +1,246 @@
+"""``bench compare BASELINE CANDIDATE``: per-cell deltas and a regression verdict that ignores seed noise.
+
+Cells are matched by (backbone, strategy, hparams, pair, label budget) *and* ``protocol_hash`` (steps,
+learning rates, selection, ...: everything about how a cell is measured); the seeds of a cell are its
+samples. Cells with the same names but another protocol are never compared: they are listed, and
+when nothing matches the comparison is refused (exit 2). For each metric the delta is ``mean(candidate) - mean(baseline)`` (points for accuracies,
+percent of the baseline for costs) with a 95% bootstrap CI (seeds of each side resampled apart).
+A **regression** is a delta in the bad direction that
+
+1. is beyond the metric's threshold, and
+2. is larger than the seed noise: the whole CI lies on the bad side of zero.
+
+With a single seed on either side the noise is unknown: then the threshold alone decides, and the
+row says so. A cell that finished ok in the baseline but not in the candidate is a regression too.
+Cost metrics (throughput, memory) only mean something on the same hardware: when the two sides
+ran on different devices they are shown but never counted (``--strict-hardware`` counts them).
+
+Both sides go through the same report-time selection rule (``bench.analysis.report.select``, ``--select``):
+``last`` (default) compares trial 0's recorded rows; any other rule first picks, on each side and for
+each seed, the trial and checkpoint with the best score, so that hyper-parameter searches are
+compared as searches. The selected trial's hyper-parameters may differ per seed, so under a rule
+other than ``last`` cells match without ``hparams``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.analysis.report.stats import Estimate, bootstrap_delta
+
+NAMES = ["backbone", "strategy", "hparams", "pair", "label_budget"]
+MATCH = NAMES + ["protocol_hash"]
+
+
+@dataclass(frozen=True)
+class Check:
+    metric: str
+    threshold: float   # in the metric's points, or percent of the baseline when relative
+    relative: bool
+    higher_is_better: bool
+    is_cost: bool
+
+
+DEFAULT_THRESHOLDS = {"accuracy": 2.0, "forgetting": 2.0, "throughput": 25.0, "memory": 10.0}
+
+
+def checks(accuracy=2.0, forgetting=2.0, throughput=25.0, memory=10.0) -> list[Check]:
+    return [Check("target_acc", accuracy, False, True, False),
+            Check("forgetting", forgetting, False, False, False),
+            Check("train_samples_per_s", throughput, True, True, True),
+            Check("infer_samples_per_s", throughput, True, True, True),
+            Check("peak_mem_allocated_bytes", memory, True, False, True)]
+
+
+class CompareError(RuntimeError):
+    """The two result sets cannot be compared (exit code 2)."""
+
+
+@dataclass
+class Comparison:
+    rows: pd.DataFrame          # one row per (cell group, metric)
+    missing: pd.DataFrame       # cell groups in the baseline only
+    new: pd.DataFrame           # cell groups in the candidate only
+    same_hardware: bool
+    notes: list[str]
+
+    @property
+    def regressions(self) -> pd.DataFrame:
+        return self.rows[self.rows["verdict"] == "REGRESSION"]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if len(self.regressions) else 0
+
+
+def _load(path: Path, rule: str = "last") -> pd.DataFrame:
+    from bench.analysis.report.select import SelectionError, read_checkpoints, select
+    from bench.results import read_results
+
+    df = read_results(path)
+    if df.empty:
+        raise CompareError(f"{path} holds no results; run a suite into it first "
+                           "(bench run SUITE --results DIR)")
+    df["label_budget"] = df["label_budget"].astype(str)
+    # rows written before protocol_hash existed: their protocol is unknown, not "the same"
+    df["protocol_hash"] = df["protocol_hash"].fillna("").replace("", "unknown")
+    try:
+        df = select(df, read_checkpoints([path]), rule)
+    except SelectionError as e:
+        raise CompareError(f"{path}: {e}") from None
+    df["pair"] = df["source_domain"] + "->" + df["target_domain"]
+    df["hparams"] = df["hparams"].fillna("{}") if rule == "last" else f"(selected by {rule})"
+    return df[df["status"] != "skipped"]
+
+
+def _verdict(c: Check, d, count: bool) -> str:
+    if math.isnan(d.mean):
+        return "n/a"
+    bad = -d.mean if c.higher_is_better else d.mean          # > 0: moved in the bad direction
+    worst_good_end = d.hi if c.higher_is_better else -d.lo    # CI end nearest to "no change"
+    noise_known = not math.isnan(d.lo)
+    beyond_threshold = bad > c.threshold
+    beyond_noise = (worst_good_end < 0) if noise_known else True
+    if beyond_threshold and beyond_noise:
+        return "REGRESSION" if count else "worse (not counted: different hardware)"
+    if beyond_threshold:
+        return "within noise"
+    good = d.mean if c.higher_is_better else -d.mean
+    if good > c.threshold and (not noise_known or (d.lo > 0 if c.higher_is_better else d.hi < 0)):
+        return "improved"
+    return "ok"
+
+
+def judge(chk: Check, base_values, cand_values, count: bool = True,
+          fast: bool = False) -> tuple[Estimate, str]:
+    """The delta of one metric between two groups of seed values, and its verdict.
+
+    ``fast``: skip the bootstrap when the mean delta is within the threshold either way; the verdict
+    is then ``ok`` whatever the interval (same verdict, no CI; for long histories).
+    """
+    b, c = np.asarray(base_values, dtype=float), np.asarray(cand_values, dtype=float)
+    b, c = b[~np.isnan(b)], c[~np.isnan(c)]
+    if len(b) and len(c):
+        raw = c.mean() - b.mean()
+        delta = raw * 100.0 / b.mean() if chk.relative and b.mean() != 0 else raw
+        if fast and abs(delta) <= chk.threshold:
+            return Estimate(float(delta), math.nan, math.nan, min(len(b), len(c))), "ok"
+    d = bootstrap_delta(b, c, relative=chk.relative)
+    return d, _verdict(chk, d, count)
+
+
+def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = None,
+            strict_hardware: bool = False, rule: str = "last") -> Comparison:
+    """Compare two results directories cell by cell, both sides selected by ``rule``."""
+    thresholds = thresholds or checks()
+    base, cand = _load(Path(baseline), rule), _load(Path(candidate), rule)
+    hw_b, hw_c = set(base["device_name"].dropna()), set(cand["device_name"].dropna())
+    same_hw = hw_b == hw_c
+    notes = [] if same_hw else [f"hardware differs (baseline {sorted(hw_b)}, candidate {sorted(hw_c)}): "
+                                "cost deltas shown but not counted as regressions"
+                                + (" (--strict-hardware: counted anyway)" if strict_hardware else "")]
+    if (base["protocol_hash"] == "unknown").all() or (cand["protocol_hash"] == "unknown").all():
+        # one side predates protocol_hash: match on names alone, and say so
+        side = "baseline" if (base["protocol_hash"] == "unknown").all() else "candidate"
+        notes.append(f"the {side} has no protocol_hash (written before it existed): cells matched by "
+                     "name only, their protocols (steps, lr, selection) are not verified; refresh it")
+        base, cand = base.assign(protocol_hash="unknown"), cand.assign(protocol_hash="unknown")
+    keys_b = set(map(tuple, base[MATCH].drop_duplicates().to_numpy()))
+    keys_c = set(map(tuple, cand[MATCH].drop_duplicates().to_numpy()))
+    common = sorted(keys_b & keys_c)
+    names_b, names_c = {k[:-1] for k in keys_b}, {k[:-1] for k in keys_c}
+    other_protocol = (names_b & names_c) - {k[:-1] for k in common}
+    if other_protocol:
+        notes.append(f"{len(other_protocol)} cell(s) exist on both sides under different protocols "
+                     "(protocol_hash differs: steps, lr, selection, ...): not compared, listed as "
+                     "missing and new")
+    if not common:
+        why = (f"baseline protocols {sorted(set(base['protocol_hash']))} vs candidate "
+               f"{sorted(set(cand['protocol_hash']))}: the cells were run under different protocols "
+               "(steps, lr, selection, ...); refresh the baseline with the candidate's suite"
+               if other_protocol else "were they run from the same suite?")
+        raise CompareError(f"no cell of {baseline} matches one of {candidate} by "
+                           f"({', '.join(MATCH)}); {why}")
+    gb, gc = base.groupby(MATCH), cand.groupby(MATCH)
+    rows = []
+    for key in common:
+        b, c = gb.get_group(key), gc.get_group(key)
+        b_ok, c_ok = b[b["status"] == "ok"], c[c["status"] == "ok"]
+        ident = dict(zip(MATCH, key))
+        if len(b_ok) and not len(c_ok):
+            rows.append({**ident, "metric": "status", "baseline": f"{len(b_ok)} ok", "candidate":
+                         ", ".join(sorted(c["status"].unique())), "delta": "", "ci": "",
+                         "seeds": f"{len(b_ok)}/0",
+                         "threshold": "", "verdict": "REGRESSION"})
+            continue
+        for chk in thresholds:
+            count = not chk.is_cost or same_hw or strict_hardware
+            d, verdict = judge(chk, b_ok[chk.metric], c_ok[chk.metric], count)
+            unit = "%" if chk.relative else ""
+            rows.append({**ident, "metric": chk.metric,
+                         "baseline": _fmt(b_ok[chk.metric].mean(), chk), "candidate": _fmt(c_ok[chk.metric].mean(), chk),
+                         "delta": "" if math.isnan(d.mean) else f"{d.mean:+.2f}{unit}",
+                         "ci": "no values" if math.isnan(d.mean) else "noise unknown (1 seed)"
+                         if math.isnan(d.lo) else f"[{d.lo:+.2f}, {d.hi:+.2f}]{unit}",
+                         "seeds": f"{len(b_ok)}/{len(c_ok)}",
+                         "threshold": f"{chk.threshold:g}{unit or ' pts'}",
+                         "verdict": verdict})
+    frame = lambda ks: pd.DataFrame(sorted(ks), columns=MATCH)  # noqa: E731
+    notes.append(f"model selection on both sides: {rule}"
+                 + (" [ORACLE: target-test labels, analysis only]" if rule == "oracle" else ""))
+    return Comparison(pd.DataFrame(rows), frame(keys_b - keys_c), frame(keys_c - keys_b), same_hw, notes)
+
+
+def _fmt(v: float, chk: Check) -> str:
+    if pd.isna(v):
+        return "-"
+    if chk.metric.startswith("peak_mem"):
+        return f"{v / 2**20:,.0f} MiB"
+    return f"{v:,.1f}"
+
+
+def to_markdown(cmp: Comparison, baseline: Path, candidate: Path) -> str:
+    verdict = (f"**{len(cmp.regressions)} regression(s)**" if cmp.exit_code else "**no regression**")
+    lines = [f"## bench compare: {verdict}", "",
+             f"Baseline `{baseline}`, candidate `{candidate}`. Delta = candidate - baseline "
+             "(accuracy and forgetting in points, costs in % of the baseline), 95% bootstrap CI over "
+             "seeds. A regression is beyond its threshold in the bad direction and its CI excludes 0.", ""]
+    lines += [f"- {n}" for n in cmp.notes]
+    shown = cmp.rows.copy()
+    shown["verdict"] = shown["verdict"].map(lambda v: f"**{v}**" if v == "REGRESSION" else v)
+    lines += ["", shown.to_markdown(index=False), ""]
+    for title, frame in (("Cells only in the baseline (missing from the candidate)", cmp.missing),
+                         ("Cells only in the candidate (new)", cmp.new)):
+        lines += [f"### {title}: {len(frame)}", ""]
+        if len(frame):
+            lines += [frame.to_markdown(index=False), ""]
+    return "\n".join(lines) + "\n"
+
+
+def print_table(cmp: Comparison) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=200)
+    table = Table(title="bench compare (delta = candidate - baseline)")
+    cols = [c for c in cmp.rows.columns if c != "hparams"]
+    for c in cols:
+        table.add_column(c)
+    for r in cmp.rows.itertuples(index=False):
+        d = r._asdict()
+        style = "bold red" if d["verdict"] == "REGRESSION" else "green" if d["verdict"] == "improved" else None
+        table.add_row(*[str(d[c]) for c in cols], style=style)
+    console.print(table)
+    for n in cmp.notes:
+        console.print(f"note: {n}")
+    for label, frame in (("missing from the candidate", cmp.missing), ("new in the candidate", cmp.new)):
+        if len(frame):
+            console.print(f"{len(frame)} cell(s) {label}:")
+            for r in frame.itertuples(index=False):
+                console.print("  " + " | ".join(map(str, r)))
+    n = len(cmp.regressions)
+    console.print(f"[bold red]{n} regression(s)[/]" if n else "[green]no regression[/]")

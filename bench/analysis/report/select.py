@@ -1,0 +1,172 @@
+"""Report-time model selection: which trial and checkpoint of each run counts as its result.
+
+As in DomainBed's collect step (Gulrajani & Lopez-Paz, 2021, "In search of lost domain
+generalization"), selection happens when the report is built, not when the suite runs: a run stores
+every checkpoint's validator scores (``<results>/_checkpoints/<cell_key>.parquet``, see
+``bench.analysis.report.rules``), and a *rule* picks, for each
+
+    (backbone, strategy, pair, label budget, seed[, protocol_hash][, snapshot])
+
+the (trial, checkpoint) with the highest ``score_<rule>`` among that group's ``ok`` cells. Changing
+the rule reruns nothing. Formally, with C the group's candidates (every trial t, every checkpoint s)::
+
+    (t*, s*) = argmax_{(t, s) in C, score_rule(t, s) is not NaN} score_rule(t, s)
+
+ties broken towards the lower trial, then the earlier step (deterministic). The selected row then
+carries that checkpoint's ``target_acc`` and ``source_acc_after``, and ``forgetting`` /
+``target_gain`` recomputed from them (``source_acc_before - source_acc_after`` and
+``target_acc - target_acc_before``; the "before" values are the source model's, shared by every
+trial of a seed).
+
+Rule ``last`` is "no selection": trial 0's row exactly as recorded (the strategy's defaults, final
+weights, or whatever in-run selection the row says it used). It needs no checkpoint table, so old
+results directories give exactly the numbers they always gave. Every other rule needs checkpoints.
+
+``oracle`` maximises target-*test* accuracy: it uses labels no strategy may see and exists only to
+measure how far the honest rules fall short (the regret table). It is applied only when asked for by
+name, and its rows say ``selection_rule = "oracle"`` (the report labels them in every table).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from bench.analysis.report.rules import RULES, score_column
+
+#: what one selected result is: selection runs over trials and checkpoints within each group
+SELECTION_GROUP = ["backbone", "strategy", "source_domain", "target_domain", "label_budget", "seed"]
+#: grouped on as well when present: never pool results measured under different protocols
+#: (issue 10's ``protocol_hash``) or from different snapshots (report directories)
+OPTIONAL_GROUP = ["protocol_hash", "snapshot"]
+CHECKPOINT_DIR = "_checkpoints"
+
+
+class SelectionError(ValueError):
+    """A rule that cannot be applied to these results (the message says what to do)."""
+
+
+def group_columns(rows: pd.DataFrame) -> list[str]:
+    """The columns one selected result is unique over, for this frame."""
+    return SELECTION_GROUP + [c for c in OPTIONAL_GROUP if c in rows.columns]
+
+
+def read_checkpoints(results_dirs: Iterable[str | Path], snapshots: Iterable[str] | None = None
+                     ) -> pd.DataFrame | None:
+    """Every checkpoint table under ``<dir>/_checkpoints`` of each directory, or None if there are none.
+
+    With ``snapshots`` (one label per directory, as ``bench.analysis.report.data.load`` names them) each
+    checkpoint row gets a ``snapshot`` column, so that the same cell_key in two snapshots stays apart.
+    """
+    dirs = [Path(d) for d in results_dirs]
+    labels = list(snapshots) if snapshots is not None else [None] * len(dirs)
+    frames = []
+    for d, label in zip(dirs, labels):
+        files = sorted((d / CHECKPOINT_DIR).glob("*.parquet")) if (d / CHECKPOINT_DIR).is_dir() else []
+        if not files:
+            continue
+        tables = [t for t in (pd.read_parquet(f) for f in files) if len(t)]  # a cell with no steps: empty
+        if not tables:
+            continue
+        df = pd.concat(tables, ignore_index=True)
+        if label is not None:
+            df["snapshot"] = label
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _with_defaults(rows: pd.DataFrame) -> pd.DataFrame:
+    rows = rows.copy()
+    if "trial" not in rows.columns:  # results written before search existed: every cell is trial 0
+        rows["trial"] = 0
+    rows["trial"] = pd.to_numeric(rows["trial"], errors="coerce").fillna(0).astype(int)
+    for col in OPTIONAL_GROUP:
+        if col in rows.columns:
+            rows[col] = rows[col].fillna("").astype(str)
+    if "selection_rule" in rows.columns:
+        rows["selection_rule"] = rows["selection_rule"].fillna("last")
+    return rows
+
+
+def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> pd.DataFrame:
+    """One row per selection group (see ``group_columns``), chosen by ``rule``.
+
+    ``rows``: results rows (``bench.results.read_results`` or ``bench.analysis.report.data.load``).
+    ``checkpoints``: the checkpoint tables (``read_checkpoints``), or None.
+    Returns the chosen rows with ``target_acc``, ``source_acc_after``, ``forgetting`` and
+    ``target_gain`` taken from the chosen checkpoint, plus ``selected_trial``, ``selected_step``
+    (NaN when the row's own final values were used) and ``selection_rule`` (= ``rule``).
+
+    - ``last``: trial 0's rows as recorded, one per cell (hyper-parameter variants of a strategy
+      listed apart in the suite stay apart, as in every report before selection existed).
+    - any other rule: among the group's ok cells with a checkpoint table, the (trial, checkpoint)
+      with the highest score. A group whose checkpoints all lack this rule's score (e.g.
+      ``target_val`` at budget 0) becomes one ``skipped`` row saying so. A group none of whose cells
+      finished ok keeps trial 0's row, so the report still shows why. An ok cell without checkpoints
+      in a group without any (a strategy with no adaptation steps, e.g. ``source_only``) keeps its
+      final values and says ``selected_step = NaN``.
+    """
+    if rule not in RULES:
+        raise SelectionError(f"unknown selection rule {rule!r}; choose one of: {', '.join(RULES)}")
+    if rows.empty:
+        return rows.assign(selected_trial=pd.Series(dtype=int), selected_step=pd.Series(dtype=float))
+    rows = _with_defaults(rows)
+    if rule == "last":
+        out = rows[rows["trial"] == 0].copy()
+        out["selected_trial"], out["selected_step"] = 0, np.nan
+        return out.reset_index(drop=True)
+    if checkpoints is None or checkpoints.empty:
+        raise SelectionError(f"rule {rule!r} needs checkpoint tables (<results>/{CHECKPOINT_DIR}/) and "
+                             "these results have none: they were run without checkpoints. Use "
+                             "--select last, or rerun the suite with checkpoints to select by a rule.")
+    column = score_column(rule)
+    if column not in checkpoints.columns:
+        raise SelectionError(f"the checkpoint tables have no column {column!r} for rule {rule!r}; "
+                             f"columns present: {', '.join(c for c in checkpoints.columns if c.startswith('score_'))}")
+    keys = group_columns(rows)
+    join = ["cell_key"] + (["snapshot"] if "snapshot" in rows.columns and "snapshot" in checkpoints.columns else [])
+    ck = checkpoints[join + ["step"]].assign(_ck_target=checkpoints["target_acc"],
+                                             _ck_source=checkpoints["source_acc"],
+                                             _score=checkpoints[column])
+    rows = rows.reset_index(drop=True)
+    rows["_group"] = rows.groupby(keys, sort=True, dropna=False).ngroup()
+    rows["_row"] = rows.index
+    ok = rows[rows["status"] == "ok"]
+    cand = ok[join + ["_group", "_row", "trial"]].merge(ck, on=join, how="inner")
+    # idxmax takes the first maximum, so sorting by (trial, step) breaks ties deterministically
+    scored = cand[cand["_score"].notna()].sort_values(["_group", "trial", "step"], kind="stable")
+    best = scored.loc[scored.groupby("_group")["_score"].idxmax()]
+    picked = rows.loc[best["_row"].to_numpy()].copy()
+    picked["target_acc"] = best["_ck_target"].to_numpy()
+    picked["source_acc_after"] = best["_ck_source"].to_numpy()
+    picked["forgetting"] = picked["source_acc_before"] - picked["source_acc_after"]
+    picked["target_gain"] = picked["target_acc"] - picked["target_acc_before"]
+    picked["selected_trial"], picked["selected_step"] = best["trial"].to_numpy(), best["step"].to_numpy(float)
+    picked["selection_rule"] = rule
+
+    rest = rows[~rows["_group"].isin(best["_group"])].sort_values(["_group", "trial"], kind="stable")
+    ok_rest = rest[rest["status"] == "ok"]
+    # ok cells with checkpoints, none scored by this rule: the rule does not apply to this group
+    no_score = set(cand["_group"]) & set(rest["_group"])
+    skipped = rest[rest["_group"].isin(no_score)].drop_duplicates("_group").copy()
+    skipped["status"] = "skipped"
+    skipped["error"] = (f"rule {rule!r} does not apply here: no checkpoint has a {rule} score "
+                        "(e.g. target_val needs a label budget above 0)")
+    skipped["selection_rule"] = rule
+    # ok cells without any checkpoint (no adaptation steps, e.g. source_only): their final values
+    final = ok_rest[~ok_rest["_group"].isin(no_score)].drop_duplicates("_group")
+    # nothing finished ok: trial 0's row, so the report still shows why
+    failed = rest[~rest["_group"].isin(set(ok_rest["_group"]) | no_score)].drop_duplicates("_group").copy()
+    failed["selection_rule"] = rule
+    unpicked = pd.concat([skipped, final, failed])
+    unpicked["selected_trial"], unpicked["selected_step"] = unpicked["trial"], np.nan
+    out = pd.concat([picked, unpicked]).sort_values("_group", kind="stable")
+    out["selected_trial"] = out["selected_trial"].astype(int)
+    return out.drop(columns=["_group", "_row"]).reset_index(drop=True)
+
+
+def describe(rule: str) -> str:
+    """``source_val: highest accuracy on labelled source-val``, for notes."""
+    return f"{rule}: {RULES[rule]}" if rule in RULES else rule

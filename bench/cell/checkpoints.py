@@ -1,0 +1,105 @@
+"""Checkpoints: K evaluations of every validator (and, for analysis only, of target-test accuracy)
+during a cell's adaptation, written to ``<results>/_checkpoints/<cell_key>.parquet``.
+
+One row per checkpoint: ``cell_key``, ``step``, ``final`` (the weights the cell's row reports,
+after the strategy's ``finish``), ``target_acc`` (ORACLE: target-test accuracy, analysis only),
+``source_acc`` (source-test) and ``score_<rule>`` for every validator, higher = better (see
+``bench.analysis.report.rules``). The K evaluations are evenly spaced: steps ``round(i * steps / K)`` for
+``i = 1 .. K-1``, then the final weights. They run off the clock and on a forked RNG, so turning
+checkpoints on changes neither the trained weights nor the row's throughput.
+
+``pd.read_parquet("<results>/_checkpoints")`` reads every cell's checkpoints as one table (and the
+results directory itself still reads only rows: pyarrow skips ``_``-prefixed folders).
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from bench.data.base import Split, batches, take
+from bench.results import tmp_tag
+from bench.train.loop import evaluate
+from bench.validators import Probe, score_all
+
+#: at most this many (seeded) examples of target-train and source-train feed the validators
+PROBE_SIZE = 1000
+
+
+def checkpoint_steps(steps: int, k: int) -> list[int]:
+    """The steps after which the K - 1 intermediate checkpoints run (the K-th is the final one)."""
+    return sorted({round(i * steps / k) for i in range(1, k)} - {0, steps}) if k > 1 and steps > 0 else []
+
+
+def checkpoint_path(results_dir: str | Path, cell_key: str) -> Path:
+    return Path(results_dir) / "_checkpoints" / f"{cell_key}.parquet"
+
+
+class CheckpointRecorder:
+    """Evaluates a strategy's current model on the validators' data and keeps one row per call."""
+
+    def __init__(self, cell_key: str, strategy: Any, source: Any, target: Any, target_val: Split,
+                 device: str, seed: int):
+        self.cell_key, self.strategy, self.device, self.seed = cell_key, strategy, device, seed
+        self.source_val, self.source_test, self.target_test = source.val, source.test, target.test
+        gen = torch.Generator().manual_seed(seed + 31)
+        pick = lambda n: torch.randperm(n, generator=gen)[: min(PROBE_SIZE, n)]  # noqa: E731
+        self.target_x = take(target.train.x, pick(len(target.train.x)))
+        self.source_x = take(source.train.x, pick(len(source.train.x)))
+        self.target_val = target_val
+        self.rows: list[dict[str, Any]] = []
+
+    @torch.no_grad()
+    def _outputs(self, x: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        model, logits, feats = self.strategy.model, [], []
+        for _, xb in batches(x, self.device, 256):
+            logits.append(self.strategy.predict(xb).float().cpu())
+            f = model.features(xb) if hasattr(model, "features") else logits[-1]
+            feats.append(f.float().flatten(1).cpu())
+        if not logits:
+            return torch.empty(0, 0), torch.empty(0, 0)
+        return torch.cat(logits), torch.cat(feats)
+
+    def record(self, step: int, final: bool = False) -> None:
+        model = self.strategy.model
+        was_training = model.training
+        model.eval()
+        with torch.random.fork_rng(devices=[]):  # the validators never move the training's RNG
+            sv_logits, sv_feats = self._outputs(self.source_val.x)
+            t_logits, t_feats = self._outputs(self.target_x)
+            _, s_feats = self._outputs(self.source_x)
+            tv_logits, _ = self._outputs(self.target_val.x)
+            probe = Probe(source_val_logits=sv_logits, source_val_y=self.source_val.y, source_val_feats=sv_feats,
+                          source_train_feats=s_feats, target_logits=t_logits, target_feats=t_feats,
+                          target_val_logits=tv_logits, target_val_y=self.target_val.y, seed=self.seed)
+            scores = score_all(probe)
+            target_acc, _ = evaluate(self.strategy.predict, self.target_test, self.device)
+            source_acc, _ = evaluate(self.strategy.predict, self.source_test, self.device)
+        model.train(was_training)
+        self.rows.append({"cell_key": self.cell_key, "step": int(step), "final": final,
+                          "target_acc": target_acc, "source_acc": source_acc,
+                          **{f"score_{name}": value for name, value in scores.items()}})
+
+    def write(self, results_dir: str | Path) -> Path:
+        """Atomically (temporary dot-name, fsync, rename): a rerun of the cell overwrites it."""
+        return write_checkpoints(results_dir, self.cell_key, self.rows)
+
+
+def write_checkpoints(results_dir: str | Path, cell_key: str, rows: list[dict[str, Any]]) -> Path:
+    final = checkpoint_path(results_dir, cell_key)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".{cell_key}.{tmp_tag()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            pq.write_table(pa.Table.from_pylist(rows), fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final

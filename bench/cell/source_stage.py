@@ -1,0 +1,96 @@
+"""The source stage: train backbone + head on labelled source-train, once, and cache the result.
+
+Every cell with the same (backbone, source domain, seed, source training config) shares one
+source model (``Cell.source_key``). The cache entry is a folder written under a temporary name and
+renamed into place, so a crash never leaves a half-written model that a later cell would load.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors.torch import load_model, save_model
+
+from bench.backbones import TransferModel, create_model
+from bench.data.base import Domain
+from bench.locks import exclusive
+from bench.train.placement import place_model
+from bench.train.precision import Amp
+from bench.plan.cells import Cell
+from bench.train.loop import fit_supervised
+
+def initial_model(cell: Cell, domain: Domain) -> TransferModel:
+    """The weights the source stage starts from: seeded by the cell's seed, so reproducible.
+
+    A pair whose domains differ in resolution (``mnist`` 28x28 -> ``digits`` 8x8) runs at one: the
+    backbone's ``input_size`` if the suite sets one, else the source domain's size (target images
+    are resized to it, as MNIST -> USPS papers resize USPS to 28x28)."""
+    torch.manual_seed(cell.seed)
+    in_chans = domain.input_shape[0] if domain.modality == "image" else 0
+    model = create_model(cell.backbone, num_classes=domain.num_classes, in_chans=in_chans)
+    if domain.modality == "image" and model.input_size is None:
+        model.input_size = domain.input_shape[-1]
+    return model
+
+
+def source_model(cell: Cell, domain: Domain, device: str, cache_root: Path,
+                 on_step: Callable[[int, int], None] | None = None) -> tuple[TransferModel, dict]:
+    """The trained source model for ``cell`` (from the cache when present) and its metadata."""
+    entry = Path(cache_root) / cell.source_key()
+    model = place_model(initial_model(cell, domain), cell.backbone, device)
+    # several workers (processes, shards, Ray tasks) may need the same source model at once:
+    # the first takes the lock and trains, the others wait on it and then load the cached entry
+    # (the lock file sits beside the cache, in <results>/_locks/, so the cache holds only models)
+    with exclusive(Path(cache_root).parent / "_locks" / f"source-{entry.name}.lock"):
+        return _load_or_train(cell, domain, device, entry, model, on_step)
+
+
+def _load_or_train(cell: Cell, domain: Domain, device: str, entry: Path, model: TransferModel,
+                   on_step: Callable[[int, int], None] | None) -> tuple[TransferModel, dict]:
+    meta_path = entry / "meta.json"
+    if meta_path.exists():
+        try:
+            load_model(model, str(entry / "model.safetensors"), device=str(device))
+            return model, {**json.loads(meta_path.read_text()), "cached": True}
+        except Exception:  # corrupt or foreign entry: retrain rather than fail the cell
+            shutil.rmtree(entry, ignore_errors=True)
+    for stale in entry.parent.glob(f".{entry.name}.*.tmp"):  # a crashed trainer's; we hold the lock
+        shutil.rmtree(stale, ignore_errors=True)
+
+    torch.manual_seed(cell.seed)
+    t0 = time.perf_counter()
+    loop = fit_supervised(model, domain.train, cell.source, seed=cell.seed, device=device,
+                          on_step=on_step, amp=Amp(cell.precision, device),
+                          steps=cell.backbone.source_steps)  # None: the suite's source.steps
+    meta = {"source_key": cell.source_key(), "wall_s": time.perf_counter() - t0, "step_s": loop.step_s,
+            "backbone": cell.backbone.model_dump(mode="json"), "source_domain": cell.source_domain,
+            "seed": cell.seed, "train": cell.source.model_dump(mode="json")}
+    _save(model, meta, entry)
+    return model, {**meta, "cached": False}
+
+
+def _save(model: TransferModel, meta: dict, entry: Path) -> None:
+    tmp = entry.parent / f".{entry.name}.{uuid.uuid4().hex[:8]}.tmp"
+    channels_last = getattr(model, "channels_last", False)
+    if channels_last:  # safetensors stores contiguous (NCHW) tensors only
+        model.to(memory_format=torch.contiguous_format)
+    try:
+        tmp.mkdir(parents=True)
+        save_model(model, str(tmp / "model.safetensors"))
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    except BaseException:  # e.g. a full disk: leave no half-written entry behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if channels_last:
+            model.to(memory_format=torch.channels_last)
+    try:
+        os.rename(tmp, entry)
+    except OSError:  # another worker finished the same source model first: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,250 @@
+"""Suite files: a YAML grid, validated with pydantic, that expands to cells (:mod:`bench.plan.cells`).
+
+A suite is backbones x strategies x domain pairs x label budgets x seeds. Every cell carries all
+that determines its result; its key is a stable hash of exactly that (see ``Cell.key``).
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bench.backbones import BACKBONES, BackboneSpec
+from bench.errors import SuiteError
+from bench.plan.protocol import Protocol, TargetSplit
+from bench.train.config import TrainConfig  # noqa: F401 - part of the suite's public surface
+
+Budget = int | Literal["all"]
+
+
+class Resources(BaseModel):
+    """What one cell asks a scheduler for (``--executor ray``); fractions share a GPU between cells."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cpus: float = Field(1, gt=0)
+    gpus: float = Field(0, ge=0)
+
+
+class StrategyEntry(BaseModel):
+    """``{name: lora, rank: 8, ...}``: a strategy and its hyper-parameters (checked per strategy).
+
+    ``label_budgets`` (optional) replaces the suite's budgets for this entry, e.g. to run
+    ``target_only`` also at ``all`` as the supervised ceiling without multiplying every strategy.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    label_budgets: list[Budget] | None = None
+    #: hyper-parameter trials for this entry (the suite's ``trials`` when unset); trial 0 = defaults
+    trials: int | None = Field(None, ge=1)
+    #: dimensions replacing the strategy's ``search_space`` ones, e.g. ``lr: loguniform(1e-4, 1e-2)``
+    search: dict[str, Any] | None = None
+
+    @field_validator("label_budgets")
+    @classmethod
+    def _budgets_non_negative(cls, value: list[Budget] | None) -> list[Budget] | None:
+        return value if value is None else check_budgets(value)
+
+    @property
+    def hparams(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+def check_budgets(value: list[Budget]) -> list[Budget]:
+    if any(isinstance(b, int) and b < 0 for b in value):
+        raise ValueError("label budgets are 0, a positive number of labels per class, or 'all'")
+    return value
+
+
+class Pair(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    target: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}->{self.target}"
+
+
+class Suite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    backbones: list[BackboneSpec] = Field(min_length=1)
+    strategies: list[StrategyEntry] = Field(min_length=1)
+    #: ``"source -> target"`` strings or ``{source, target}`` mappings
+    pairs: list[Pair] = Field(min_length=1)
+    #: labelled target-train examples per class the strategy may use: 0, k, or "all"
+    label_budgets: list[Budget] = Field(default_factory=lambda: ["all"], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    source: TrainConfig = TrainConfig()
+    adapt: TrainConfig = TrainConfig(steps=200)
+    #: how the adapted model is chosen; only rules that use data the strategy may see
+    #: (``target_entropy``: lowest mean prediction entropy on unlabelled target-train inputs)
+    selection: Literal["last", "source_val", "target_entropy"] = "last"
+    #: two_stage (cached source stage, then adaptation) or joint (DA methods train from the initial
+    #: weights on source + target together); see bench/plan/protocol.py
+    protocol: Protocol = "two_stage"
+    #: inductive (unlabelled target = target-train, measured on disjoint target-test) or
+    #: transductive (unlabelled target = the whole target domain, measured on the same images)
+    target_split: TargetSplit = "inductive"
+    #: hyper-parameter trials per strategy entry (trial 0 = the defaults; see bench/search.py)
+    trials: int = Field(1, ge=1)
+    #: seeds the trial draws; change it for a fresh search, never needed otherwise
+    search_seed: int = 0
+    #: evaluations of every validator during adaptation (K, evenly spaced, the last one on the final
+    #: weights), written to <results>/_checkpoints/<cell_key>.parquet; 0 = none
+    checkpoints: int = Field(0, ge=0)
+    #: labelled target examples per class held out of the label budget for the ``target_val``
+    #: validator (the strategy trains on the rest of its budget); 0 = none
+    target_val: int = Field(0, ge=0)
+    device: str = "auto"
+    #: fp32 (default), tf32, bf16 or fp16 for training and evaluation (see bench.train.precision);
+    #: a backbone's own ``precision`` wins
+    precision: Literal["fp32", "tf32", "bf16", "fp16"] = "fp32"
+    #: keep each domain's whole (uint8) input cache on the GPU: batches are then gathered there
+    #: (Office-31 at 224 px is 0.6 GB); off: batches are gathered on the host and copied
+    data_on_device: bool = False
+    threads: int | None = Field(2, ge=1)
+    #: per cell, for executors that schedule (Ray); not part of a cell's key
+    resources: Resources = Resources()
+
+    @field_validator("pairs", mode="before")
+    @classmethod
+    def _parse_pairs(cls, value: Any) -> Any:
+        out = []
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                if "->" not in item:
+                    raise ValueError(f"pair {item!r} must look like 'source -> target'")
+                src, tgt = (s.strip() for s in item.split("->", 1))
+                item = {"source": src, "target": tgt}
+            out.append(item)
+        return out
+
+    @field_validator("backbones", "strategies", mode="before")
+    @classmethod
+    def _names_to_mappings(cls, value: Any) -> Any:
+        return [{"name": v} if isinstance(v, str) else v for v in value]
+
+    @field_validator("label_budgets")
+    @classmethod
+    def _budgets_non_negative(cls, value: list[Budget]) -> list[Budget]:
+        return check_budgets(value)
+
+    @field_validator("seeds", "label_budgets", "pairs", "backbones", "strategies")
+    @classmethod
+    def _no_duplicates(cls, value: list, info: Any) -> list:
+        """``seeds: [0, 0]`` would run one cell twice and count it twice: refuse it."""
+        seen, dups = set(), []
+        for v in value:
+            key = v.model_dump_json() if isinstance(v, BaseModel) else json.dumps(v)
+            if key in seen:
+                dups.append(getattr(v, "name", None) or getattr(v, "label", None) or v)
+            seen.add(key)
+        if dups:
+            raise ValueError(f"listed twice: {', '.join(map(str, dups))}; each {info.field_name[:-1]} "
+                             "may appear once")
+        return value
+
+    @field_validator("backbones")
+    @classmethod
+    def _backbones_exist(cls, value: list[BackboneSpec]) -> list[BackboneSpec]:
+        for b in value:
+            if b.name not in BACKBONES:
+                raise ValueError(BACKBONES.unknown_message(b.name))
+        return value
+
+    @field_validator("strategies")
+    @classmethod
+    def _strategies_exist(cls, value: list[StrategyEntry]) -> list[StrategyEntry]:
+        from bench.strategies import STRATEGIES
+
+        for s in value:
+            if s.name not in STRATEGIES:
+                raise ValueError(STRATEGIES.unknown_message(s.name))
+            cls_ = STRATEGIES.get(s.name)
+            cls_.validate_hparams(s.hparams, name=s.name)  # names the field and values
+            space = entry_space(s)
+            unknown = sorted(set(space) - set(cls_.Hparams.model_fields))
+            if unknown:
+                raise ValueError(f"{s.name}: search dimensions {unknown} are not hyper-parameters "
+                                 f"(its hyper-parameters: {', '.join(cls_.Hparams.model_fields)})")
+        return value
+
+    @model_validator(mode="after")
+    def _extras_installed(self) -> "Suite":
+        """A strategy or backbone whose optional package is missing: say the pip command now."""
+        from bench.extras import missing_message
+        from bench.strategies import STRATEGIES
+
+        needs = [(f"strategy {s.name}", m) for s in self.strategies for m in STRATEGIES.get(s.name).requires]
+        needs += [(f"backbone {b.name}", m) for b in self.backbones
+                  for m in getattr(BACKBONES.get(b.name), "requires", ())]
+        message = missing_message(needs)
+        if message:
+            raise ValueError(message)
+        return self
+
+    @field_validator("pairs")
+    @classmethod
+    def _domains_exist(cls, value: list[Pair]) -> list[Pair]:
+        from bench.data import DOMAINS
+
+        for p in value:
+            for d in (p.source, p.target):
+                if d not in DOMAINS:
+                    raise ValueError(DOMAINS.unknown_message(d))
+        return value
+
+
+class SuiteLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only ``true`` / ``false``. PyYAML's YAML 1.1 default reads ``off``, ``no``,
+    ``on``, ``yes`` as booleans, so ``name: off`` (a perfectly good suite or strategy name) became
+    ``false``; here they stay strings."""
+
+
+SuiteLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+SuiteLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                  list("tTfF"))
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and validate a suite file; any problem becomes a :class:`SuiteError` naming the file."""
+    path = Path(path)
+    try:
+        raw = yaml.load(path.read_text(), Loader=SuiteLoader)  # noqa: S506 - a SafeLoader subclass
+    except FileNotFoundError:
+        raise SuiteError(f"suite file {path} does not exist (suites live in suites/*.yaml)") from None
+    except yaml.YAMLError as e:
+        raise SuiteError(f"{path} is not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{path}: expected a mapping with keys name, backbones, strategies, pairs, ...")
+    raw.setdefault("name", path.stem)
+    try:
+        return Suite.model_validate(raw)
+    except ValidationError as e:
+        lines = [f"{path} does not validate:"]
+        for err in e.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"  {where}: {err['msg']}")
+        raise SuiteError("\n".join(lines)) from None
+
+
+def entry_space(entry: StrategyEntry) -> dict[str, Any]:
+    """The search space of one suite entry: the strategy's own, overridden by the entry's
+    ``search``, without the hyper-parameters the entry fixes."""
+    from bench.search import merged_space
+    from bench.strategies import STRATEGIES
+
+    return merged_space(STRATEGIES.get(entry.name).search_space, entry.search, entry.hparams)

@@ -1,0 +1,117 @@
+"""What every executor shares: the run's context, claiming a cell, OOM back-off, crash rows."""
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from bench.locks import try_claim
+from bench.results import cell_path, write_row
+from bench.plan.cells import Cell
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a worker needs besides the cell (picklable: it travels to worker processes)."""
+
+    results_dir: Path
+    run_id: str
+    device: str
+    threads: int | None = None
+    retry_failed: bool = False
+    oom_backoff: bool = False
+    #: modules imported first in every worker (out-of-tree strategies, backbones, domains)
+    plugins: tuple[str, ...] = ()
+    #: what one cell asks a scheduler for (the suite's ``resources``)
+    cpus_per_cell: float = 1
+    gpus_per_cell: float = 0
+
+
+@dataclass
+class Events:
+    """Callbacks from an executor to the runner (progress display, summary)."""
+
+    start: Callable[[Cell], None] = lambda cell: None
+    step: ProgressFn = lambda stage, step, total: None
+    done: Callable[[Cell, dict | None], None] = lambda cell, row: None  # None: claimed elsewhere
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def load_plugins(plugins: tuple[str, ...]) -> None:
+    for name in plugins:
+        importlib.import_module(name)
+
+
+def execute_cell(cell: Cell, rc: RunContext, progress: ProgressFn | None = None,
+                 memo: dict | None = None) -> dict | None:
+    """Claim ``cell``, run it (with OOM back-off if asked), write its row; return the row.
+
+    ``None`` when another runner holds the cell's claim or finished it meanwhile: a cell is
+    never run twice at once, whatever the number of shards, runners or workers.
+    """
+    from bench.run.resume import needs_run, result_status
+
+    claim = try_claim(rc.results_dir / "_locks" / f"{cell.key()}.lock")
+    if claim is None:
+        return None
+    try:
+        path = cell_path(rc.results_dir, cell.key())
+        # finished by another runner between our scan and our claim? (unreadable: recompute)
+        if path.exists() and not needs_run(result_status(path), rc.retry_failed):
+            return None
+        row = run_with_backoff(cell, rc, progress, memo)
+        write_row(rc.results_dir, row)
+        return row
+    finally:
+        claim.release()
+
+
+def run_with_backoff(cell: Cell, rc: RunContext, progress: ProgressFn | None, memo: dict | None) -> dict:
+    """Run the cell; on out-of-memory (and ``rc.oom_backoff``) retry with half the adaptation batch.
+
+    The row keeps the cell's key; ``batch_size`` is the size that finally ran and
+    ``extra.oom_backoff_batch_sizes`` lists every size tried. Only the adaptation batch backs off.
+    """
+    from bench.cell.run_cell import run_cell
+
+    row = run_cell(cell, rc.results_dir, rc.run_id, rc.device, progress=progress, memo=memo)
+    tried = [cell.adapt.batch_size]
+    while rc.oom_backoff and row["status"] == "oom" and tried[-1] > 1:
+        _free_accelerator_memory()
+        tried.append(tried[-1] // 2)
+        smaller = cell.model_copy(update={"adapt": cell.adapt.model_copy(update={"batch_size": tried[-1]})})
+        row = run_cell(smaller, rc.results_dir, rc.run_id, rc.device, progress=progress, memo=memo)
+        row["cell_key"] = cell.key()
+    if len(tried) > 1:
+        row["extra"] = json.dumps({**json.loads(row["extra"] or "{}"), "oom_backoff_batch_sizes": tried})
+    return row
+
+
+def _free_accelerator_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def crash_row(cell: Cell, rc: RunContext, error: str, status: str = "failed") -> dict:
+    """The row of a cell whose worker died without writing one (segfault, os._exit, SIGKILL)."""
+    from bench.cell.run_cell import base_row
+
+    row = base_row(cell, rc.run_id, rc.device)
+    row.update(status=status, error=error[:4000], finished_at=datetime.now(timezone.utc))
+    return row
+
+
+def write_crash_row(cell: Cell, rc: RunContext, error: str, status: str = "failed") -> dict:
+    row = crash_row(cell, rc, error, status)
+    write_row(rc.results_dir, row)
+    return row

@@ -1,0 +1,158 @@
+"""Run a suite: expand it to cells, skip the finished ones, run the rest, write one file per cell.
+
+Resumption needs no bookkeeping beyond the results directory itself: a cell is finished exactly
+when ``<results>/<cell_key>.parquet`` exists, and that file appears atomically (``bench.run.resume``
+says what a crash can leave and how a rerun treats it). Cells run through an executor
+(``bench.run.executors``: a worker process by default, so that a hard crash costs one cell, not the run);
+``--shard i/n`` picks a cost-balanced part of the grid (``bench.plan.sharding``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from bench.train import measure
+from bench.run.executors import Events, RunContext, get_executor
+from bench.results import ResultsError, disk_full, disk_full_error, identity_row
+from bench.run.resume import bind_results_dir, needs_run, prepare_results_dir, scan
+from bench.plan.sharding import parse_shard, shard_cells
+from bench.plan.suite import Suite
+from bench.plan.cells import Cell, expand
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    results_dir: Path
+    total: int
+    already_done: int
+    statuses: Counter = field(default_factory=Counter)
+    #: cells another runner (shard, process) held or finished while this one ran
+    elsewhere: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def not_ok(self) -> int:
+        return sum(n for s, n in self.statuses.items() if s not in ("ok", "skipped"))
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def pending_cells(suite: Suite, results_dir: Path, shard: str | None = None,
+                  retry_failed: bool = False) -> tuple[list[Cell], int, list[str]]:
+    """(cells of this shard still to run, number of them already finished, warnings)."""
+    cells = shard_cells(expand(suite), shard)
+    statuses, warnings = scan(results_dir)
+    todo = [c for c in cells if needs_run(statuses.get(c.key()), retry_failed)]
+    return todo, len(cells) - len(todo), warnings
+
+
+def write_run_record(suite: Suite, results_dir: Path, run_id: str, device: str, n_todo: int,
+                     cells: list[Cell] = (), **options: Any) -> None:
+    """``_runs/<run_id>.json``: what was asked (the suite, the identity of every declared cell, so
+    a report can list the missing ones without importing the suite) and where it ran."""
+    runs = results_dir / "_runs"
+    record = {"run_id": run_id, "suite": suite.name, "started_at": datetime.now(timezone.utc).isoformat(),
+              "cells_to_run": n_todo, "device": device, "device_name": measure.device_name(device),
+              "git_sha": measure.git_sha(), "package_versions": json.loads(measure.package_versions()),
+              "host": measure.host(), "options": options, "suite_spec": suite.model_dump(mode="json"),
+              "cells": [identity_row(c, run_id) for c in cells]}
+    path, tmp = runs / f"{run_id}.json", runs / f".{run_id}.json.tmp"
+    try:  # atomically: a full disk must not leave a 0-byte record behind
+        runs.mkdir(exist_ok=True)
+        tmp.write_text(json.dumps(record, indent=1, default=str))
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if disk_full(e):
+            raise disk_full_error(f"the run record {path}", e) from None
+        raise ResultsError(f"could not write the run record {path}: {e}") from None
+
+
+def check_data(cells: list[Cell]) -> None:
+    """Raise :class:`bench.data.DataError` if any domain's data is missing (no decoding)."""
+    from bench.data import check_domain
+
+    for name in sorted({d for c in cells for d in (c.source_domain, c.target_domain)}):
+        check_domain(name)
+
+
+def check_label_budgets(cells: list[Cell]) -> None:
+    """A budget of k labels per class that a target domain cannot give is an input error, found
+    before any cell runs (it used to run with fewer labels than its row said)."""
+    import torch
+
+    from bench.cell.run_cell import cached_domain
+    from bench.errors import SuiteError
+
+    wanted: dict[str, int] = {}
+    for c in cells:
+        if isinstance(c.label_budget, int) and c.label_budget > 0:
+            wanted[c.target_domain] = max(wanted.get(c.target_domain, 0), c.label_budget)
+    for name, k in sorted(wanted.items()):
+        counts = torch.bincount(cached_domain(name).train.y)
+        if int(counts.min()) < k:
+            raise SuiteError(f"label budget {k} per class is more than target domain {name} has: its "
+                             f"train split has {int(counts.min())} to {int(counts.max())} examples per "
+                             f"class. Use a budget of at most {int(counts.min())}, or 'all'")
+
+
+def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh: bool = False,
+              show_progress: bool = True, on_row: Callable[[dict], None] | None = None,
+              executor: str = "inline", shard: str | None = None, retry_failed: bool = False,
+              oom_backoff: bool = False, plugins: tuple[str, ...] = (),
+              executor_options: dict | None = None) -> RunSummary:
+    """Run the suite's pending cells into ``results_dir``.
+
+    ``executor="inline"`` by default here (a library call stays in its process: debuggers, tests);
+    ``bench run`` defaults to ``process``, which survives hard crashes of a cell.
+    """
+    import torch
+
+    from bench.run.progress import SuiteProgress
+
+    results_dir = Path(results_dir)
+    run_cells = get_executor(executor)  # an unknown executor fails before anything is touched
+    if shard:
+        parse_shard(shard)  # so does a bad --shard
+    # the machine first: a bad --device touches nothing and stores nothing
+    device = measure.resolve_device(device if device != "auto" else suite.device)
+    prepare_results_dir(results_dir, fresh)
+    if suite.threads:
+        torch.set_num_threads(suite.threads)
+    bind_results_dir(results_dir, suite.name, {c.protocol_hash() for c in expand(suite)})
+    todo, done, warnings = pending_cells(suite, results_dir, shard, retry_failed)
+    check_data(todo)  # a missing dataset stops the run here, before any cell, with its layout
+    check_label_budgets(todo)
+    run_id = new_run_id()
+    write_run_record(suite, results_dir, run_id, device, len(todo),
+                     cells=shard_cells(expand(suite), shard), executor=executor, shard=shard,
+                     retry_failed=retry_failed, oom_backoff=oom_backoff,
+                     **{k: v for k, v in (executor_options or {}).items() if k != "address"})
+    summary = RunSummary(run_id, results_dir, total=len(todo) + done, already_done=done,
+                         warnings=warnings)
+    rc = RunContext(results_dir=results_dir, run_id=run_id, device=device, threads=suite.threads,
+                    retry_failed=retry_failed, oom_backoff=oom_backoff, plugins=tuple(plugins),
+                    cpus_per_cell=suite.resources.cpus, gpus_per_cell=suite.resources.gpus)
+    with SuiteProgress(len(todo), enabled=show_progress) as bar:
+        def done_cell(cell: Cell, row: dict | None) -> None:
+            if row is None:
+                summary.elsewhere += 1
+                bar.finish_cell({"status": "skipped"})
+                return
+            summary.statuses[row["status"]] += 1
+            bar.finish_cell(row)
+            if on_row:
+                on_row(row)
+
+        events = Events(start=lambda c: bar.start_cell(c.describe()), step=bar.step, done=done_cell)
+        run_cells(todo, rc, events, **(executor_options or {}))
+    return summary
