@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.transferability import (COLUMNS, all_scores, hscore, leep, logme, logme_evidence,
+from bench.cell.transferability import (COLUMNS, all_scores, hscore, leep, logme, logme_evidence,
                                    logme_fixed_point, nce)
 
 
@@ -53,7 +53,10 @@ def test_logme_is_mean_over_classes_of_per_sample_evidence(dim):
     for k in range(3):
         y = (labels == k).astype(float)
         expected += _direct_log_marginal(f, y, *logme_fixed_point(f, y)) / 9 / 3
-    assert logme(f, labels) == pytest.approx(expected, rel=1e-9)
+    # the same fixed point, its evidence computed in the SVD basis vs from the determinant: equal
+    # to the solver's accuracy (rel 1e-6, as for alpha and beta above), not to the last bits (they
+    # differ by 5e-9 relative at dim 12 on some BLAS builds)
+    assert logme(f, labels) == pytest.approx(expected, rel=1e-6)
 
 
 def test_logme_prefers_features_that_explain_the_labels():
@@ -111,9 +114,10 @@ def test_all_scores_returns_the_four_columns():
 def test_every_row_has_the_scores_nan_at_budget_0_and_cached_per_budget(tmp_path):
     import torch
 
-    from bench.cell import run_cell
+    from bench.cell.run_cell import run_cell
     from bench.results import SCHEMA
-    from bench.suite import Suite, expand
+    from bench.plan.suite import Suite
+    from bench.plan.cells import expand
 
     torch.set_num_threads(1)
     suite = Suite(name="transfer-test", backbones=[{"name": "mlp", "kwargs": {"hidden": 16}}],
@@ -136,7 +140,8 @@ def test_every_row_has_the_scores_nan_at_budget_0_and_cached_per_budget(tmp_path
 
 def test_source_steps_make_distinct_source_models_with_their_own_label():
     from bench.backbones import BackboneSpec
-    from bench.suite import Suite, expand
+    from bench.plan.suite import Suite
+    from bench.plan.cells import expand
 
     plain = BackboneSpec(name="small_cnn")
     assert "source_steps" not in plain.model_dump(mode="json")  # old cell keys stay valid
