@@ -31,11 +31,11 @@ _STR, _I64, _F64, _BOOL = pa.string(), pa.int64(), pa.float64(), pa.bool_()
 _TIME = pa.timestamp("us", tz="UTC")
 NAN = float("nan")
 
-#: THE definition of a row: (column, Arrow type, value before the cell sets it). The Parquet schema,
-#: the empty row of a cell (``new_row``) and the identity of a declared-but-missing cell
-#: (``identity_row``) all derive from this list; a new column is added here, once, with its default.
+#: THE definition of a row: (column, Arrow type, value before the cell sets it). The Parquet schema
+#: and the empty row of a cell (``new_row``) derive from this list; a new column is added here, once,
+#: with its default. Which columns a row takes from its cell says ``bench.plan.cells.CELL_FIELDS``.
 COLUMNS: list[tuple[str, pa.DataType, Any]] = [
-    # identity (``IDENTITY`` below): what the cell is
+    # identity (``bench.plan.cells.IDENTITY_COLUMNS``): what the cell is
     ("run_id", _STR, ""), ("suite", _STR, ""), ("cell_key", _STR, ""), ("backbone", _STR, ""),
     ("strategy", _STR, ""), ("hparams", _STR, "{}"), ("source_domain", _STR, ""),
     ("target_domain", _STR, ""), ("label_budget", _STR, ""), ("seed", _I64, 0),
@@ -74,28 +74,11 @@ COLUMNS: list[tuple[str, pa.DataType, Any]] = [
 ]
 SCHEMA = pa.schema([(name, kind) for name, kind, _ in COLUMNS],
                    metadata={VERSION_KEY: str(SCHEMA_VERSION).encode()})
-#: the columns that say which cell a row is (the rest are its measurements and provenance)
-IDENTITY = ("run_id", "suite", "cell_key", "backbone", "strategy", "hparams", "source_domain",
-            "target_domain", "label_budget", "seed", "selection_rule", "trial", "protocol",
-            "target_split", "protocol_hash")
 
 
 def new_row() -> dict[str, Any]:
     """A row with every column at its default (accuracies NaN, counts 0, status ``failed``)."""
     return {name: default for name, _, default in COLUMNS}
-
-
-def identity_row(cell: Any, run_id: str = "") -> dict[str, Any]:
-    """The identity columns of ``cell`` (a :class:`bench.plan.cells.Cell`, duck-typed so that readers of
-    results need not import the suite and its registries). A cell field whose name is also a
-    column (e.g. ``seed``, or one that another option adds) is copied as is; the rest is spelled here."""
-    fields = cell.model_dump(mode="json")
-    row = {name: fields[name] for name in SCHEMA.names if name in fields and name not in ("backbone", "hparams", "label_budget")}
-    row.update(run_id=run_id, cell_key=cell.key(), protocol_hash=cell.protocol_hash(),
-               backbone=getattr(cell.backbone, "display_name", cell.backbone.name), hparams=json.dumps(cell.hparams, sort_keys=True),
-               label_budget=str(cell.label_budget), selection_rule=cell.selection,
-               batch_size=cell.adapt.batch_size)
-    return row
 
 
 def hparams_label(hparams: dict[str, Any] | str | None) -> str:
@@ -147,6 +130,9 @@ def write_row(results_dir: str | Path, row: dict[str, Any]) -> Path:
     missing = [f.name for f in SCHEMA if f.name not in row]
     if missing:
         raise ValueError(f"row lacks columns {missing}")
+    unknown = sorted(set(row) - set(SCHEMA.names))
+    if unknown:  # a misspelt or undeclared column would be dropped silently: add it to COLUMNS
+        raise ValueError(f"row has keys that are not columns: {unknown}")
     if row["status"] not in STATUSES:
         raise ValueError(f"status {row['status']!r} is not one of {STATUSES}")
     table = pa.Table.from_pylist([{f.name: row[f.name] for f in SCHEMA}], schema=SCHEMA)

@@ -21,7 +21,7 @@ from bench.backbones import BACKBONES, count_params
 from bench.cell.checkpoints import CheckpointRecorder, checkpoint_steps
 from bench.data.base import Domain, load_domain
 from bench.data.budget import budget_indices, carve_validation
-from bench.results import disk_full, disk_full_error, identity_row, new_row
+from bench.results import disk_full, disk_full_error, new_row
 from bench.train.footprint import TensorFootprint, optimizers_of
 from bench.train.placement import domain_on_device, place_model, placement_facts
 from bench.train.precision import Amp, configure_backends
@@ -29,7 +29,7 @@ from bench.cell.source_stage import initial_model, source_model
 from bench.strategies import AdaptContext, NotApplicable, get_strategy
 from bench.cell.selection import Selector
 from bench.plan.protocol import starts_from_initial, target_pools
-from bench.plan.cells import Cell
+from bench.plan.cells import Cell, identity_row
 from bench.train.loop import Diverged, StepLoop, evaluate
 from bench.cell.transferability import cell_scores
 

@@ -1,52 +1,176 @@
 """Cells: the unit of work, storage and resumption, and how a suite expands to them.
 
-A :class:`Cell` carries all that determines its result; its key is a stable hash of exactly that
-(see :meth:`Cell.key`), its protocol hash of how it is measured, its source key of what its source
-stage depends on. :func:`expand` turns a validated :class:`~bench.plan.suite.Suite` into cells.
+A :class:`Cell` carries all that determines its result. What each of its fields is, and so what
+its key, protocol hash, source key and identity columns hold, is said once, in the tables
+:data:`CELL_FIELDS`, :data:`BACKBONE_FIELDS` and :data:`TRAIN_FIELDS`; the hashes and
+:func:`identity_row` are derived from them. :func:`expand` turns a validated
+:class:`~bench.plan.suite.Suite` into cells.
 """
 from __future__ import annotations
 
 import hashlib
 import itertools
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from bench.backbones import BackboneSpec
 from bench.plan.protocol import Protocol, TargetSplit
 from bench.plan.suite import Budget, StrategyEntry, Suite, entry_space
-from bench.results import hparams_label
+from bench.results import SCHEMA, hparams_label
 from bench.train.config import TrainConfig
 
 #: bump when the protocol of one cell changes so that old results are not reused
 PROTOCOL_VERSION = 1
 
 
-#: fields added after results were first stored, at the values that mean "as before": a cell that
-#: leaves them there keeps the key (and source key) it had, so stored results and baselines still match
-NEW_TRAIN_DEFAULTS = {"nesterov": False, "schedule": "constant", "anneal_gamma": 0.001,
-                      "anneal_power": 0.75, "warmup_steps": 0, "backbone_lr_mult": 1.0, "epochs": None,
-                      "iterations_per_epoch": None}
-NEW_BACKBONE_DEFAULTS = {"bottleneck": None}
+class _Never:
+    def __repr__(self) -> str:
+        return "NEVER"
 
 
-def drop_new_defaults(ident: dict[str, Any]) -> dict[str, Any]:
-    """Remove the :data:`NEW_TRAIN_DEFAULTS` / :data:`NEW_BACKBONE_DEFAULTS` fields that sit at their
-    default from a dumped cell (or source-stage identity), and the protocol fields when at theirs."""
-    for stage in ("source", "adapt", "train"):
-        for name, default in NEW_TRAIN_DEFAULTS.items():
-            if isinstance(ident.get(stage), dict) and ident[stage].get(name, default) == default:
-                ident[stage].pop(name, None)
-    for name, default in NEW_BACKBONE_DEFAULTS.items():
-        if isinstance(ident.get("backbone"), dict) and ident["backbone"].get(name, default) == default:
-            ident["backbone"].pop(name, None)
-    mode = ident.pop("protocol", "two_stage")  # the name "protocol" holds PROTOCOL_VERSION in keys
-    if mode != "two_stage":
-        ident["protocol_mode"] = mode
-    if ident.get("target_split") == "inductive":
-        del ident["target_split"]
-    return ident
+#: ``omit_at`` of a field that every hash holds at every value
+NEVER: Any = _Never()
+
+
+@dataclass(frozen=True)
+class CellField:
+    """One line of the tables: what a field is, and so where it goes.
+
+    ``role``: ``identity`` says *which* cell it is (in the key, not in the protocol hash);
+    ``protocol`` says how the cell is measured (in the key and the protocol hash); ``speed`` changes
+    how fast a cell runs, never what it computes (in no hash); ``label`` names where the cell came
+    from (the suite: in no hash). A field of a nested table (a backbone, a training stage) goes
+    wherever its parent goes, unless its role is ``speed``.
+
+    ``omit_at``: a field added after results were first stored is left out of the hashes while it
+    holds this value (the one meaning "as before"), so the cells that do not use it keep their keys
+    and stored results and baselines still match. ``protocol_hash_keeps`` (fields the protocol hash
+    held from its start): the protocol hash keeps it even at ``omit_at``; the key leaves it out.
+
+    ``name``: its name inside the hashes, where that differs (``protocol`` holds PROTOCOL_VERSION
+    there, so the protocol mode is ``protocol_mode``). ``source_key``: its name in the source key,
+    the identity of the source stage (None: the source stage does not depend on it). ``column``:
+    the results column that records it, ``to_column`` the conversion (None: as it is).
+    ``fields``: the table of the nested model it holds.
+    """
+
+    role: Literal["identity", "protocol", "speed", "label"]
+    omit_at: Any = NEVER
+    protocol_hash_keeps: bool = False
+    name: str | None = None
+    source_key: str | None = None
+    column: str | None = None
+    to_column: Callable[[Any], Any] | None = None
+    fields: dict[str, "CellField"] | None = None
+
+
+def identity_field(**kw: Any) -> CellField:
+    return CellField("identity", **kw)
+
+
+def protocol_field(**kw: Any) -> CellField:
+    return CellField("protocol", **kw)
+
+
+SPEED = CellField("speed")
+
+#: a backbone as a suite names it (:class:`~bench.backbones.BackboneSpec`)
+BACKBONE_FIELDS: dict[str, CellField] = {
+    "name": identity_field(),
+    "pretrained": identity_field(),
+    "input_size": identity_field(),
+    "kwargs": identity_field(),
+    "bottleneck": identity_field(omit_at=None),
+    "source_steps": identity_field(omit_at=None),
+    "label": identity_field(omit_at=None),
+    "precision": SPEED,  # keyed through the cell's own precision, which this one sets
+    "channels_last": SPEED,
+    "compile": SPEED,
+}
+#: a training stage (:class:`~bench.train.config.TrainConfig`): the source stage's and the adaptation's
+TRAIN_FIELDS: dict[str, CellField] = {
+    "steps": protocol_field(),
+    "batch_size": protocol_field(),
+    "lr": protocol_field(),
+    "optimizer": protocol_field(),
+    "weight_decay": protocol_field(),
+    "momentum": protocol_field(),
+    "nesterov": protocol_field(omit_at=False),
+    "schedule": protocol_field(omit_at="constant"),
+    "anneal_gamma": protocol_field(omit_at=0.001),
+    "anneal_power": protocol_field(omit_at=0.75),
+    "warmup_steps": protocol_field(omit_at=0),
+    "backbone_lr_mult": protocol_field(omit_at=1.0),
+    "epochs": protocol_field(omit_at=None),
+    "iterations_per_epoch": protocol_field(omit_at=None),
+}
+#: THE table of a cell's fields: a new field of :class:`Cell` is one more line here
+CELL_FIELDS: dict[str, CellField] = {
+    "suite": CellField("label", column="suite"),
+    "backbone": identity_field(fields=BACKBONE_FIELDS, source_key="backbone", column="backbone",
+                         to_column=lambda spec: spec.display_name),
+    "strategy": identity_field(column="strategy"),
+    "hparams": identity_field(column="hparams", to_column=lambda hp: json.dumps(hp, sort_keys=True)),
+    "source_domain": identity_field(source_key="source", column="source_domain"),
+    "target_domain": identity_field(column="target_domain"),
+    "label_budget": identity_field(column="label_budget", to_column=str),
+    "seed": identity_field(source_key="seed", column="seed"),
+    "trial": identity_field(omit_at=0, column="trial"),
+    "source": protocol_field(fields=TRAIN_FIELDS, source_key="train"),
+    "adapt": protocol_field(fields=TRAIN_FIELDS, column="batch_size",
+                            to_column=lambda stage: stage.batch_size),
+    "selection": protocol_field(column="selection_rule"),
+    "protocol": protocol_field(omit_at="two_stage", name="protocol_mode", column="protocol"),
+    "target_split": protocol_field(omit_at="inductive", column="target_split"),
+    "checkpoints": protocol_field(omit_at=0, protocol_hash_keeps=True),
+    "target_val": protocol_field(omit_at=0, protocol_hash_keeps=True),
+    "precision": protocol_field(omit_at="fp32", protocol_hash_keeps=True, source_key="precision",
+                                column="precision"),
+    "data_on_device": SPEED,
+}
+#: the results columns :func:`identity_row` fills: the cell's own, its key and protocol hash, the run
+IDENTITY_COLUMNS = ("run_id", "cell_key", "protocol_hash",
+                    *(f.column for f in CELL_FIELDS.values() if f.column))
+
+#: which fields each hash holds, and under which name (None: not held)
+HeldAs = Callable[[str, CellField], "str | None"]
+
+
+def _in_key(name: str, f: CellField) -> str | None:
+    return f.name or name if f.role in ("identity", "protocol") else None
+
+
+def _in_protocol_hash(name: str, f: CellField) -> str | None:
+    return f.name or name if f.role == "protocol" else None
+
+
+def _in_source_key(name: str, f: CellField) -> str | None:
+    return f.source_key
+
+
+def _hashed(table: dict[str, CellField], values: dict[str, Any], held_as: HeldAs,
+            protocol_hash: bool = False) -> dict[str, Any]:
+    """``values`` (a model's JSON dump) as a hash holds them: the fields ``held_as`` names, each
+    left out at its ``omit_at``; a nested table's fields go where their parent goes."""
+    out = {}
+    for name, f in table.items():
+        held = held_as(name, f)
+        if held is None:
+            continue
+        value = values[name] if name in values else f.omit_at  # a dump may leave unset fields out
+        if value == f.omit_at and not (protocol_hash and f.protocol_hash_keeps):
+            continue
+        if f.fields is not None:
+            value = _hashed(f.fields, value, _in_key, protocol_hash)
+        out[held] = value
+    return out
+
+
+def _versioned_hash(ident: dict[str, Any]) -> str:
+    return stable_hash({**ident, "protocol": PROTOCOL_VERSION})
 
 
 def stable_hash(obj: Any) -> str:
@@ -55,18 +179,9 @@ def stable_hash(obj: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-#: backbone settings that change speed, not results (precision is keyed through Cell.precision)
-SPEED_SETTINGS = ("precision", "channels_last", "compile")
-
-
 def backbone_ident(spec: BackboneSpec) -> dict[str, Any]:
-    """The backbone as far as results depend on it: its dump without the speed settings."""
-    return {k: v for k, v in spec.model_dump(mode="json").items() if k not in SPEED_SETTINGS}
-
-
-#: the fields of a Cell that say *which* cell it is; every other field says how it is measured
-IDENTITY_FIELDS = {"suite", "backbone", "strategy", "hparams", "source_domain", "target_domain",
-                   "label_budget", "seed", "trial"}
+    """The backbone as far as results depend on it: its fields that the hashes hold."""
+    return _hashed(BACKBONE_FIELDS, spec.model_dump(mode="json"), _in_key)
 
 
 class Cell(BaseModel):
@@ -97,37 +212,20 @@ class Cell(BaseModel):
     data_on_device: bool = False
 
     def key(self) -> str:
-        """Stable hash of what determines the result (the suite's name does not; neither do the
-        speed settings, and fp32 leaves the key as it was before precision existed)."""
-        ident = self.model_dump(mode="json", exclude={"suite", "data_on_device"})
-        ident["backbone"] = backbone_ident(self.backbone)
-        for name in ("trial", "checkpoints", "target_val"):  # added later: keys of cells that
-            if ident[name] == 0:                                # do not use them stay as they were
-                del ident[name]
-        drop_new_defaults(ident)
-        if ident["precision"] == "fp32":
-            del ident["precision"]
-        ident["protocol"] = PROTOCOL_VERSION
-        return stable_hash(ident)
+        """Stable hash of what determines the result: the fields :data:`CELL_FIELDS` marks
+        ``identity`` or ``protocol``, each left out at its ``omit_at``."""
+        return _versioned_hash(_hashed(CELL_FIELDS, self.model_dump(mode="json"), _in_key))
 
     def protocol_hash(self) -> str:
-        """Stable hash of how the cell is measured: every field except what names the cell (its
-        backbone, strategy and hyper-parameters, pair, budget, seed, trial, suite). Generic on
-        purpose: a field added to the Cell later is part of the protocol unless listed in
-        ``IDENTITY_FIELDS``. Rows with different hashes are never pooled or compared."""
-        ident = drop_new_defaults(self.model_dump(mode="json", exclude=IDENTITY_FIELDS | {"data_on_device"}))  # speed only
-        ident["protocol"] = PROTOCOL_VERSION
-        return stable_hash(ident)
+        """Stable hash of how the cell is measured: the fields :data:`CELL_FIELDS` marks
+        ``protocol``. Rows with different hashes are never pooled or compared."""
+        return _versioned_hash(_hashed(CELL_FIELDS, self.model_dump(mode="json"), _in_protocol_hash,
+                                       protocol_hash=True))
 
     def source_key(self) -> str:
-        """What the source stage depends on: cells sharing it share one source model."""
-        ident = drop_new_defaults({"backbone": backbone_ident(self.backbone),
-                                   "source": self.source_domain, "seed": self.seed,
-                                   "train": self.source.model_dump(mode="json")})
-        ident["protocol"] = PROTOCOL_VERSION
-        if self.precision != "fp32":
-            ident["precision"] = self.precision
-        return stable_hash(ident)
+        """What the source stage depends on (the fields with a ``source_key`` name): cells sharing
+        it share one source model."""
+        return _versioned_hash(_hashed(CELL_FIELDS, self.model_dump(mode="json"), _in_source_key))
 
     @property
     def pair(self) -> str:
@@ -141,6 +239,14 @@ class Cell(BaseModel):
         proto += f" {self.precision}" if self.precision != "fp32" else ""
         return (f"{self.backbone.name} {self.strategy}{trial}{'(' + hp + ')' if hp else ''} "
                 f"{self.pair} budget={self.label_budget} seed={self.seed}{proto}")
+
+
+def identity_row(cell: Cell, run_id: str = "") -> dict[str, Any]:
+    """The columns a row takes from its cell (:data:`IDENTITY_COLUMNS`), in the schema's order."""
+    row = {f.column: f.to_column(getattr(cell, name)) if f.to_column else getattr(cell, name)
+           for name, f in CELL_FIELDS.items() if f.column}
+    row.update(run_id=run_id, cell_key=cell.key(), protocol_hash=cell.protocol_hash())
+    return {name: row[name] for name in SCHEMA.names if name in row}
 
 
 def entry_trials(suite: Suite, entry: StrategyEntry) -> list[dict[str, Any]]:

@@ -19,11 +19,11 @@ from typing import Any, Callable
 
 from bench.train import measure
 from bench.run.executors import Events, RunContext, get_executor
-from bench.results import ResultsError, disk_full, disk_full_error, identity_row
+from bench.results import ResultsError, disk_full, disk_full_error
 from bench.run.resume import bind_results_dir, needs_run, prepare_results_dir, scan
 from bench.plan.sharding import parse_shard, shard_cells
 from bench.plan.suite import Suite
-from bench.plan.cells import Cell, expand
+from bench.plan.cells import Cell, expand, identity_row
 
 
 @dataclass
