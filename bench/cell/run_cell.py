@@ -3,13 +3,19 @@
 ``run_cell(cell, ...)`` never raises for a problem of the cell itself: an exception, a NaN loss or
 an out-of-memory becomes a row with status ``failed`` / ``diverged`` / ``oom`` and the error text,
 so one bad cell never takes a sweep down.
+
+The protocol is a sequence of typed stages (``_protocol``): prepare, source stage, evaluate
+before, transferability, adapt, evaluate after. Each returns its part of the row, a
+:class:`RowPart` whose fields are results columns, and the row takes it as the stage ends.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
 import traceback
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -19,14 +25,15 @@ import torch
 from bench.train import measure
 from bench.backbones import BACKBONES, count_params
 from bench.cell.checkpoints import CheckpointRecorder, checkpoint_steps
-from bench.data.base import Domain, load_domain
+from bench.data.base import Domain, Split, load_domain
 from bench.data.budget import budget_indices, carve_validation
 from bench.results import disk_full, disk_full_error, new_row
 from bench.train.footprint import TensorFootprint, optimizers_of
 from bench.train.placement import domain_on_device, place_model, placement_facts
 from bench.train.precision import Amp, configure_backends
 from bench.cell.source_stage import initial_model, source_model
-from bench.strategies import AdaptContext, NotApplicable, get_strategy
+from bench.strategies import AdaptContext, NotApplicable, Strategy, get_strategy
+from bench.strategies._alignment import model_a_distance
 from bench.cell.selection import Selector
 from bench.plan.protocol import starts_from_initial, target_pools
 from bench.plan.cells import Cell, identity_row
@@ -68,12 +75,108 @@ def run_cell(cell: Cell, results_dir: str | Path, run_id: str = "", device: str 
     return row
 
 
+@dataclass
+class RowPart:
+    """What one stage measured: its fields are results columns, and the row takes them as the
+    stage ends (``write_row`` refuses a key that is not a column)."""
+
+    def columns(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class SourceFacts(RowPart):
+    source_wall_s: float
+    source_cached: bool
+
+
+@dataclass
+class Before(RowPart):
+    """The source model before adaptation (NaN under the joint protocol: there is none)."""
+
+    source_acc_before: float = NAN
+    target_acc_before: float = NAN
+    a_distance_before: float = NAN
+
+
+@dataclass
+class Transferability(RowPart):
+    logme: float
+    leep: float
+    nce: float
+    hscore: float
+
+
+@dataclass
+class Adaptation(RowPart):
+    steps: int
+    adapt_wall_s: float
+    train_samples_per_s: float
+    compile_s: float
+    mem_kind: str
+    peak_mem_allocated_bytes: int
+    peak_mem_reserved_bytes: int
+    mem_baseline_bytes: int
+    trainable_params: int
+    total_params: int
+    adapter_bytes: int | None
+    extra: str  # JSON: footprint, the strategy's own facts, placement, step times
+
+
+@dataclass
+class After(RowPart):
+    target_acc: float
+    infer_samples_per_s: float
+    source_acc_after: float
+    forgetting: float
+    target_gain: float
+    a_distance_after: float
+
+
+@dataclass
+class Setting:
+    """What every stage of one cell works on."""
+
+    cell: Cell
+    strategy_cls: type[Strategy]
+    source: Domain
+    target: Domain
+    target_x: Any       # the unlabelled target pool (bench/plan/protocol.py)
+    target_eval: Split  # the split target accuracy is measured on
+    joint: bool         # a domain-adaptation method under the joint protocol: no source stage
+    amp: Amp
+    device: str
+    results_dir: Path
+    progress: ProgressFn | None
+    memo: dict          # the run's caches shared between cells (features, transferability)
+
+    def on_step(self, stage: str) -> Callable[[int, int], None] | None:
+        progress = self.progress
+        return (lambda step, total: progress(stage, step, total)) if progress else None
+
+
 def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: ProgressFn | None,
               memo: dict) -> None:
+    """The stages in order; each adds its part to ``row`` as it ends, so a failed cell's row keeps
+    what the stages before the failure measured."""
+    setting = _prepare(cell, device, results_dir, progress, memo)
+    model, meta, source_facts = _source_stage(setting)
+    row.update(source_facts.columns())
+    model.eval()
+    before = Before() if setting.joint else _evaluate_before(setting, model)
+    row.update(before.columns())
+    labeled_idx = budget_indices(setting.target.train.y, cell.label_budget, cell.seed)
+    row.update(_transferability(setting, model, meta, labeled_idx).columns())
+    strategy, adaptation = _adapt(setting, model, meta, labeled_idx)
+    row.update(adaptation.columns())
+    row.update(_evaluate_after(setting, strategy, before).columns())
+
+
+def _prepare(cell: Cell, device: str, results_dir: Path, progress: ProgressFn | None, memo: dict) -> Setting:
+    """0. what the cell needs, or why it does not apply (``NotApplicable``: a skipped cell)."""
     strategy_cls = get_strategy(cell.strategy)
     if strategy_cls.needs_target_labels and cell.label_budget == 0:
         raise NotApplicable(f"{cell.strategy} needs target labels and the label budget is 0")
-
     source, target = cached_domain(cell.source_domain), cached_domain(cell.target_domain)
     if cell.data_on_device:  # the whole input cache on the GPU: batches are gathered there
         source, target = domain_on_device(source, device), domain_on_device(target, device)
@@ -84,104 +187,128 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
     modality = getattr(BACKBONES.get(cell.backbone.name), "modality", "image")
     if modality != source.modality:  # e.g. a text backbone in a suite that also has an image pair
         raise NotApplicable(f"{cell.backbone.name} takes {modality} inputs; {cell.source_domain} is {source.modality}")
-
     # the unlabelled target pool and the split target accuracy is measured on (bench/plan/protocol.py)
     target_x, target_eval = target_pools(cell.target_split, target)
+    return Setting(cell, strategy_cls, source, target, target_x, target_eval,
+                   joint=starts_from_initial(cell.protocol, strategy_cls), amp=amp, device=device,
+                   results_dir=results_dir, progress=progress, memo=memo)
 
-    # 1. source stage (cached and shared by every cell with the same source key); under the joint
-    # protocol a domain-adaptation method starts from the initial weights instead, with no source stage
-    joint = starts_from_initial(cell.protocol, strategy_cls)
-    if joint:
-        model = initial_model(cell, source).to(device)
-        meta = {"wall_s": 0.0, "cached": False, "source_key": f"initial-{cell.source_key()}"}
+
+def _source_stage(s: Setting) -> tuple[Any, dict, SourceFacts]:
+    """1. the source model: cached and shared by every cell with the same source key; under the
+    joint protocol a domain-adaptation method starts from the initial weights, with no source stage."""
+    if s.joint:
+        model = initial_model(s.cell, s.source).to(s.device)
+        meta = {"wall_s": 0.0, "cached": False, "source_key": f"initial-{s.cell.source_key()}"}
     else:
-        on_source = (lambda s, t: progress("source", s, t)) if progress else None
-        model, meta = source_model(cell, source, device, results_dir / "_source_models", on_source)
-    row["source_wall_s"], row["source_cached"] = meta["wall_s"], meta["cached"]
+        model, meta = source_model(s.cell, s.source, s.device, s.results_dir / "_source_models",
+                                   s.on_step("source"))
+    return model, meta, SourceFacts(source_wall_s=meta["wall_s"], source_cached=meta["cached"])
 
-    # 2. before adaptation (no source model under joint: these stay NaN)
-    model.eval()
-    if not joint:
-        row["source_acc_before"], _ = evaluate(model, source.test, device, amp=amp)
-        row["target_acc_before"], _ = evaluate(model, target_eval, device, amp=amp)
-        row["a_distance_before"] = _a_distance(model, source, target, device, cell.seed)
 
-    # 3. adaptation: the strategy sees target-train labels only within the budget
-    labeled_idx = budget_indices(target.train.y, cell.label_budget, cell.seed)
-    # transferability scores: the source model on the labelled target examples, before adapting
-    # (every label of the budget, before target_val is carved out of it)
-    row.update(cell_scores(model, target.train, labeled_idx, device, memo,
-                           f"{meta.get('source_key', '')}:{cell.target_domain}:{cell.label_budget}:{cell.seed}"))
-    # target_val: labels carved out of the budget for validation; the strategy trains on the rest
+def _evaluate_before(s: Setting, model: Any) -> Before:
+    """2. the source model before adaptation."""
+    source_acc, _ = evaluate(model, s.source.test, s.device, amp=s.amp)
+    target_acc, _ = evaluate(model, s.target_eval, s.device, amp=s.amp)
+    return Before(source_acc, target_acc, _a_distance(model, s.source, s.target, s.device, s.cell.seed))
+
+
+def _transferability(s: Setting, model: Any, meta: dict, labeled_idx: Any) -> Transferability:
+    """The source model on the labelled target examples, before adapting (every label of the
+    budget, before target_val is carved out of it)."""
+    key = f"{meta.get('source_key', '')}:{s.cell.target_domain}:{s.cell.label_budget}:{s.cell.seed}"
+    return Transferability(**cell_scores(model, s.target.train, labeled_idx, s.device, s.memo, key))
+
+
+def _build_strategy(s: Setting, model: Any, meta: dict, labeled_idx: Any) -> tuple[Strategy, AdaptContext, Any]:
+    """The strategy and all it may see: target-train labels only within the budget, less what
+    target_val carves out of it for validation (returned: those held-out positions)."""
+    cell, target = s.cell, s.target
     labeled_idx, held_idx = carve_validation(target.train.y, labeled_idx, cell.target_val, cell.seed)
-    hp = strategy_cls.Hparams(**cell.hparams)
-    steps = strategy_cls.total_steps(hp, cell.adapt.steps) if strategy_cls.trains else 0
+    hp = s.strategy_cls.Hparams(**cell.hparams)
+    steps = s.strategy_cls.total_steps(hp, cell.adapt.steps) if s.strategy_cls.trains else 0
     ctx = AdaptContext(
-        source_train=source.train, source_val=source.val, target_labeled=target.train.take(labeled_idx),
-        target_labeled_idx=labeled_idx, target_unlabeled_x=target_x,
+        source_train=s.source.train, source_val=s.source.val, target_labeled=target.train.take(labeled_idx),
+        target_labeled_idx=labeled_idx, target_unlabeled_x=s.target_x,
         num_classes=target.num_classes, config=cell.adapt, steps=steps, seed=cell.seed,
-        device=device,
-        initial_model=lambda: place_model(initial_model(cell, source), cell.backbone, device, compile=False),
-        cache=memo, cache_key=meta.get("source_key", ""), target_domain=cell.target_domain, amp=amp)
+        device=s.device,
+        initial_model=lambda: place_model(initial_model(cell, s.source), cell.backbone, s.device, compile=False),
+        cache=s.memo, cache_key=meta.get("source_key", ""), target_domain=cell.target_domain, amp=s.amp)
     torch.manual_seed(cell.seed)
-    strategy = strategy_cls(model, ctx, hp)
-    selector = Selector(cell.selection, strategy, source.val, device, target_x=target_x)
-    recorder = CheckpointRecorder(row["cell_key"], strategy, source, target, target.train.take(held_idx),
-                                  device, cell.seed) if cell.checkpoints else None
+    return s.strategy_cls(model, ctx, hp), ctx, held_idx
+
+
+def _adapt(s: Setting, model: Any, meta: dict, labeled_idx: Any) -> tuple[Strategy, Adaptation]:
+    """3. adaptation, timed and measured; in-run selection and checkpoints run off the clock
+    (StepLoop pauses it)."""
+    cell = s.cell
+    strategy, ctx, held_idx = _build_strategy(s, model, meta, labeled_idx)
+    steps = ctx.steps
+    selector = Selector(cell.selection, strategy, s.source.val, s.device, target_x=s.target_x)
+    recorder = CheckpointRecorder(cell.key(), strategy, s.source, s.target, s.target.train.take(held_idx),
+                                  s.device, cell.seed) if cell.checkpoints else None
     at = checkpoint_steps(steps, cell.checkpoints)
     every = selector.every(steps) if selector.active else 0
 
-    def checkpoint(step: int) -> None:  # off the clock (StepLoop pauses it)
+    def checkpoint(step: int) -> None:
         if every and step % every == 0:
             selector.check(step)
         if recorder is not None and step in at:
             recorder.record(step)
 
-    loop = StepLoop(steps, device, on_step=(lambda s, t: progress("adapt", s, t)) if progress else None)
+    loop = StepLoop(steps, s.device, on_step=s.on_step("adapt"))
     t0 = time.perf_counter()
     footprint = TensorFootprint(model)  # tensor-counted memory: comparable between methods on CPU
-    with measure.PeakMemory(device) as mem:
+    with measure.PeakMemory(s.device) as mem:
         strategy.setup()
         footprint.model = strategy.model
         strategy.model.train()
-        loop.run(footprint.wrap(amp.wrap(strategy.update)), lambda: ctx.samples_seen,
-                 set_step=lambda s: setattr(ctx, "step", s),
+        loop.run(footprint.wrap(s.amp.wrap(strategy.update)), lambda: ctx.samples_seen,
+                 set_step=lambda step: setattr(ctx, "step", step),
                  checkpoint=checkpoint if (every or at) else None, every=every, at=at)
         strategy.finish()
-    row["adapt_wall_s"] = time.perf_counter() - t0
+    wall_s = time.perf_counter() - t0
     if recorder is not None:  # the final weights, before any in-run selection swaps them
         recorder.record(steps, final=True)
-        recorder.write(results_dir)  # before the row: a cell with a row always has its checkpoints
+        recorder.write(s.results_dir)  # before the row: a cell with a row always has its checkpoints
     selector.restore_best()
-    row.update(steps=steps, train_samples_per_s=loop.samples_per_s, mem_kind=mem.kind,
-               peak_mem_allocated_bytes=mem.allocated, peak_mem_reserved_bytes=mem.reserved,
-               mem_baseline_bytes=mem.baseline_bytes,
-               compile_s=loop.first_step_s if cell.backbone.compile else NAN)
-    row["trainable_params"], row["total_params"] = _params(strategy)
-    # parameter-efficient strategies report their saved adapter's size and extra costs
-    row["adapter_bytes"] = getattr(strategy, "adapter_bytes", None)
+    return strategy, _adaptation_facts(s, strategy, ctx, model, meta, loop, mem, footprint, wall_s, held_idx)
+
+
+def _adaptation_facts(s: Setting, strategy: Strategy, ctx: AdaptContext, model: Any, meta: dict,
+                      loop: StepLoop, mem: Any, footprint: TensorFootprint, wall_s: float,
+                      held_idx: Any) -> Adaptation:
+    """What adaptation cost: time, throughput, memory, parameters, and the strategy's own facts
+    (parameter-efficient strategies report their saved adapter's size)."""
+    trainable, total = _params(strategy)
     extra = {**footprint.summary(optimizers_of(strategy)), **getattr(strategy, "extra", {}),
              **placement_facts(model), "adapt_step_s": loop.step_s,
-             "source_step_s": meta.get("step_s"), "source_batch_size": cell.source.batch_size}
-    if cell.target_val:  # the budget the strategy trained on, and what target_val held out
-        extra.update(target_val_labels=len(held_idx), target_train_labels=len(labeled_idx))
-    row["extra"] = json.dumps(extra, sort_keys=True)
+             "source_step_s": meta.get("step_s"), "source_batch_size": s.cell.source.batch_size}
+    if s.cell.target_val:  # the budget the strategy trained on, and what target_val held out
+        extra.update(target_val_labels=len(held_idx), target_train_labels=len(ctx.target_labeled_idx))
+    return Adaptation(
+        steps=loop.steps, adapt_wall_s=wall_s, train_samples_per_s=loop.samples_per_s,
+        compile_s=loop.first_step_s if s.cell.backbone.compile else NAN, mem_kind=mem.kind,
+        peak_mem_allocated_bytes=mem.allocated, peak_mem_reserved_bytes=mem.reserved,
+        mem_baseline_bytes=mem.baseline_bytes, trainable_params=trainable, total_params=total,
+        adapter_bytes=getattr(strategy, "adapter_bytes", None), extra=json.dumps(extra, sort_keys=True))
 
-    # 4. after adaptation
+
+def _evaluate_after(s: Setting, strategy: Strategy, before: Before) -> After:
+    """4. the adapted model: target accuracy, what the source domain forgot, what alignment did."""
     strategy.model.eval()
-    row["target_acc"], row["infer_samples_per_s"] = evaluate(strategy.predict, target_eval, device, amp=amp)
-    row["source_acc_after"], _ = evaluate(strategy.predict, source.test, device, amp=amp)
-    row["forgetting"] = row["source_acc_before"] - row["source_acc_after"]
-    row["target_gain"] = row["target_acc"] - row["target_acc_before"]
-    row["a_distance_after"] = _a_distance(strategy.model, source, target, device, cell.seed)
+    target_acc, infer_samples_per_s = evaluate(strategy.predict, s.target_eval, s.device, amp=s.amp)
+    source_acc, _ = evaluate(strategy.predict, s.source.test, s.device, amp=s.amp)
+    return After(target_acc=target_acc, infer_samples_per_s=infer_samples_per_s,
+                 source_acc_after=source_acc, forgetting=before.source_acc_before - source_acc,
+                 target_gain=target_acc - before.target_acc_before,
+                 a_distance_after=_a_distance(strategy.model, s.source, s.target, s.device, s.cell.seed))
 
 
 def _a_distance(model: Any, source: Domain, target: Domain, device: str, seed: int) -> float:
     """Proxy A-distance of source-val vs target-val *inputs* (no labels) in the model's feature
     space: did adaptation bring the domains together? NaN (never a failed cell) where it cannot
     be measured, e.g. a model without ``features``."""
-    from bench.strategies._alignment import model_a_distance
-
     try:
         return model_a_distance(model, source.val.x, target.val.x, device, seed)
     except Exception:  # noqa: BLE001 - a measurement, not part of the protocol's outcome
