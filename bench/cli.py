@@ -1,4 +1,9 @@
-"""The ``bench`` command. Heavy libraries are imported inside commands, so ``--help`` stays fast."""
+"""The ``bench`` command.
+
+Each command imports what it needs inside its function: the wings pull in torch, pandas and the
+registries, and ``bench --help`` or a mistyped option must not pay for them (tests/test_import_graph.py
+holds it). At module level only click, the errors and the executors' names.
+"""
 from __future__ import annotations
 
 import sys
@@ -6,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from bench.errors import BenchError
 from bench.run.executors import EXECUTORS
 
 
@@ -13,8 +19,6 @@ class _Group(click.Group):
     """Turn the harness's own user-facing errors into one clear line and exit code 2."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
-        from bench.errors import BenchError
-
         try:
             return super().invoke(ctx)
         except BenchError as e:
@@ -109,6 +113,26 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
         return
     from bench.run.runner import run_suite
 
+    options = _executor_options(executor, address, gpus, cells_per_gpu, workers)
+    summary = run_suite(suite, results_dir, device=device, fresh=fresh, show_progress=not no_progress,
+                        executor=executor, shard=shard, retry_failed=retry_failed,
+                        oom_backoff=oom_backoff, plugins=plugins, executor_options=options)
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "nothing to run"
+    elsewhere = f", {summary.elsewhere} taken by another runner" if summary.elsewhere else ""
+    click.echo(f"run {summary.run_id}{' shard ' + shard if shard else ''}: {summary.total} cells, "
+               f"{summary.already_done} already done; this run: {counts}{elsewhere}. "
+               f"Results in {results_dir}")
+    if summary.not_ok:
+        click.echo(f"{summary.not_ok} cell(s) did not finish ok; see their 'error' column "
+                   f"(bench report {results_dir} lists them).", err=True)
+        sys.exit(1)
+
+
+def _executor_options(executor: str, address: str | None, gpus: str | None, cells_per_gpu: int,
+                      workers: int) -> dict | None:
+    """The executor's options from --address / --gpus / --cells-per-gpu / --workers, checked."""
     options = {"address": address} if executor == "ray" else None
     if gpus is not None:
         if executor != "process":
@@ -130,20 +154,7 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
             raise click.BadParameter("--workers runs process-executor workers; use --executor process "
                                      "(Ray places cells by the suite's `resources:`)", param_hint="--workers")
         options = {"workers": workers}
-    summary = run_suite(suite, results_dir, device=device, fresh=fresh, show_progress=not no_progress,
-                        executor=executor, shard=shard, retry_failed=retry_failed,
-                        oom_backoff=oom_backoff, plugins=plugins, executor_options=options)
-    for warning in summary.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "nothing to run"
-    elsewhere = f", {summary.elsewhere} taken by another runner" if summary.elsewhere else ""
-    click.echo(f"run {summary.run_id}{' shard ' + shard if shard else ''}: {summary.total} cells, "
-               f"{summary.already_done} already done; this run: {counts}{elsewhere}. "
-               f"Results in {results_dir}")
-    if summary.not_ok:
-        click.echo(f"{summary.not_ok} cell(s) did not finish ok; see their 'error' column "
-                   f"(bench report {results_dir} lists them).", err=True)
-        sys.exit(1)
+    return options
 
 
 def _print_grid(suite, results_dir: Path) -> None:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bench.cell.transferability import (COLUMNS, all_scores, hscore, leep, logme, logme_evidence,
-                                   logme_fixed_point, nce)
+                                        logme_fixed_point, nce)
 
 
 def _direct_log_marginal(f, y, alpha, beta):

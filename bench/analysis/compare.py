@@ -30,7 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.analysis.report.select import SelectionError, read_checkpoints, select
 from bench.analysis.report.stats import Estimate, bootstrap_delta
+from bench.results import read_results
 
 NAMES = ["backbone", "strategy", "hparams", "pair", "label_budget"]
 MATCH = NAMES + ["protocol_hash"]
@@ -78,9 +80,6 @@ class Comparison:
 
 
 def _load(path: Path, rule: str = "last") -> pd.DataFrame:
-    from bench.analysis.report.select import SelectionError, read_checkpoints, select
-    from bench.results import read_results
-
     df = read_results(path)
     if df.empty:
         raise CompareError(f"{path} holds no results; run a suite into it first "

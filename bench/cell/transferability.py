@@ -26,6 +26,10 @@ import math
 from typing import Any
 
 import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+from bench.data.base import batches
 
 COLUMNS = ("logme", "leep", "nce", "hscore")
 NAN = float("nan")
@@ -200,11 +204,6 @@ def cell_scores(model: Any, target_train: Any, labeled_idx: Any, device: str, me
         return dict.fromkeys(COLUMNS, NAN)
     memo_key = f"transferability:{key}"
     if memo_key not in memo:
-        import torch
-        from threadpoolctl import threadpool_limits
-
-        from bench.data.base import batches
-
         labeled = target_train.take(labeled_idx)
         was_training = model.training
         model.eval()

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from bench.data.base import DOMAINS, DataError, Domain, Split
+from bench.data.digits import stratified_splits
 from bench.data.image_cache import cached_images, random_resized_crop_flip
 
 DEFAULT_SIZE = 224
@@ -49,8 +50,6 @@ def split_size_suffix(name: str) -> tuple[str, int]:
 
 def stratified(labels: list[int], seed: int, fractions: tuple[float, float, float]) -> list[np.ndarray]:
     """Per-class seeded split (the digits helper), so class balance is the same in every split."""
-    from bench.data.digits import stratified_splits
-
     return list(stratified_splits(np.asarray(labels), seed, fractions))
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from bench.plan.suite import SuiteError
-
+from bench.errors import SuiteError
 from bench.plan.cells import Cell
+from bench.strategies import get_strategy
 
 SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -33,8 +33,6 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def adapt_cost(cell: Cell) -> float:
-    from bench.strategies import get_strategy
-
     cls = get_strategy(cell.strategy)
     steps = cls.total_steps(cls.Hparams(**cell.hparams), cell.adapt.steps) if cls.trains else 0
     return steps * cell.adapt.batch_size + 1.0  # +1: evaluation and bookkeeping are never free

@@ -14,8 +14,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.backbones import BACKBONES, BackboneSpec
+from bench.data import DOMAINS
 from bench.errors import SuiteError
+from bench.extras import missing_message
 from bench.plan.protocol import Protocol, TargetSplit
+from bench.search import merged_space
+from bench.strategies import STRATEGIES
 from bench.train.config import TrainConfig  # noqa: F401 - part of the suite's public surface
 
 Budget = int | Literal["all"]
@@ -159,18 +163,14 @@ class Suite(BaseModel):
     @classmethod
     def _backbones_exist(cls, value: list[BackboneSpec]) -> list[BackboneSpec]:
         for b in value:
-            if b.name not in BACKBONES:
-                raise ValueError(BACKBONES.unknown_message(b.name))
+            _known(BACKBONES, b.name)
         return value
 
     @field_validator("strategies")
     @classmethod
     def _strategies_exist(cls, value: list[StrategyEntry]) -> list[StrategyEntry]:
-        from bench.strategies import STRATEGIES
-
         for s in value:
-            if s.name not in STRATEGIES:
-                raise ValueError(STRATEGIES.unknown_message(s.name))
+            _known(STRATEGIES, s.name)
             cls_ = STRATEGIES.get(s.name)
             cls_.validate_hparams(s.hparams, name=s.name)  # names the field and values
             space = entry_space(s)
@@ -183,9 +183,6 @@ class Suite(BaseModel):
     @model_validator(mode="after")
     def _extras_installed(self) -> "Suite":
         """A strategy or backbone whose optional package is missing: say the pip command now."""
-        from bench.extras import missing_message
-        from bench.strategies import STRATEGIES
-
         needs = [(f"strategy {s.name}", m) for s in self.strategies for m in STRATEGIES.get(s.name).requires]
         needs += [(f"backbone {b.name}", m) for b in self.backbones
                   for m in getattr(BACKBONES.get(b.name), "requires", ())]
@@ -197,13 +194,16 @@ class Suite(BaseModel):
     @field_validator("pairs")
     @classmethod
     def _domains_exist(cls, value: list[Pair]) -> list[Pair]:
-        from bench.data import DOMAINS
-
         for p in value:
             for d in (p.source, p.target):
-                if d not in DOMAINS:
-                    raise ValueError(DOMAINS.unknown_message(d))
+                _known(DOMAINS, d)
         return value
+
+
+def _known(registry: Any, name: str) -> None:
+    """A name the registry serves, else the registry's message (close matches, what exists)."""
+    if name not in registry:
+        raise ValueError(registry.unknown_message(name))
 
 
 class SuiteLoader(yaml.SafeLoader):
@@ -244,7 +244,4 @@ def load_suite(path: str | Path) -> Suite:
 def entry_space(entry: StrategyEntry) -> dict[str, Any]:
     """The search space of one suite entry: the strategy's own, overridden by the entry's
     ``search``, without the hyper-parameters the entry fixes."""
-    from bench.search import merged_space
-    from bench.strategies import STRATEGIES
-
     return merged_space(STRATEGIES.get(entry.name).search_space, entry.search, entry.hparams)

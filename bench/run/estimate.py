@@ -24,11 +24,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import click
 import pandas as pd
 
-from bench.plan.suite import Suite
-
 from bench.plan.cells import Cell, expand
+from bench.plan.sharding import shard_cells
+from bench.plan.suite import Suite
+from bench.results import read_results
+from bench.run.runner import run_suite
+from bench.strategies import get_strategy
 
 KEY = ["backbone", "strategy", "precision"]
 
@@ -62,8 +66,6 @@ def measured_step_times(rows: pd.DataFrame) -> pd.DataFrame:
 def estimate(cells: list[Cell], times: pd.DataFrame) -> pd.DataFrame:
     """Seconds per (backbone, strategy, precision) for ``cells``; the source stage appears as
     strategy ``(source stage)``, once per distinct source model."""
-    from bench.strategies import get_strategy
-
     out: list[dict[str, Any]] = []
     by_key = {tuple(r[k] for k in KEY): r for r in times.to_dict("records")}
     by_backbone = times.groupby(["backbone", "precision"]).median(numeric_only=True).to_dict("index")
@@ -114,16 +116,9 @@ def calibration_suite(suite: Suite, steps: int = 10) -> Suite:
 
 def print_estimate(suite: Suite, calibrate_dir: Path | None, device: str = "auto",
                    shard: str | None = None) -> pd.DataFrame:
-    import click
-
-    from bench.results import read_results
-    from bench.plan.sharding import shard_cells
-
     if calibrate_dir is None:
         calibrate_dir = Path(tempfile.mkdtemp(prefix="bench-calibration-"))
         click.echo(f"calibrating: a few steps of every (backbone, strategy, precision) into {calibrate_dir}")
-        from bench.run.runner import run_suite
-
         run_suite(calibration_suite(suite), calibrate_dir, device=device, executor="inline")
     times = measured_step_times(read_results(calibrate_dir))
     table = estimate(shard_cells(expand(suite), shard), times)

@@ -17,13 +17,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.train import measure
-from bench.run.executors import Events, RunContext, get_executor
-from bench.results import ResultsError, disk_full, disk_full_error
-from bench.run.resume import bind_results_dir, needs_run, prepare_results_dir, scan
+import torch
+
+from bench.cell.run_cell import cached_domain
+from bench.data import check_domain
+from bench.errors import SuiteError
+from bench.plan.cells import Cell, expand, identity_row
 from bench.plan.sharding import parse_shard, shard_cells
 from bench.plan.suite import Suite
-from bench.plan.cells import Cell, expand, identity_row
+from bench.results import ResultsError, disk_full, disk_full_error
+from bench.run.executors import Events, RunContext, get_executor
+from bench.run.progress import SuiteProgress
+from bench.run.resume import bind_results_dir, needs_run, prepare_results_dir, scan
+from bench.train import measure
 
 
 @dataclass
@@ -46,10 +52,9 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def pending_cells(suite: Suite, results_dir: Path, shard: str | None = None,
+def pending_cells(cells: list[Cell], results_dir: Path,
                   retry_failed: bool = False) -> tuple[list[Cell], int, list[str]]:
-    """(cells of this shard still to run, number of them already finished, warnings)."""
-    cells = shard_cells(expand(suite), shard)
+    """(those of ``cells`` still to run, the number of them already finished, warnings)."""
     statuses, warnings = scan(results_dir)
     todo = [c for c in cells if needs_run(statuses.get(c.key()), retry_failed)]
     return todo, len(cells) - len(todo), warnings
@@ -79,8 +84,6 @@ def write_run_record(suite: Suite, results_dir: Path, run_id: str, device: str, 
 
 def check_data(cells: list[Cell]) -> None:
     """Raise :class:`bench.data.DataError` if any domain's data is missing (no decoding)."""
-    from bench.data import check_domain
-
     for name in sorted({d for c in cells for d in (c.source_domain, c.target_domain)}):
         check_domain(name)
 
@@ -88,11 +91,6 @@ def check_data(cells: list[Cell]) -> None:
 def check_label_budgets(cells: list[Cell]) -> None:
     """A budget of k labels per class that a target domain cannot give is an input error, found
     before any cell runs (it used to run with fewer labels than its row said)."""
-    import torch
-
-    from bench.cell.run_cell import cached_domain
-    from bench.errors import SuiteError
-
     wanted: dict[str, int] = {}
     for c in cells:
         if isinstance(c.label_budget, int) and c.label_budget > 0:
@@ -115,10 +113,6 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
     ``executor="inline"`` by default here (a library call stays in its process: debuggers, tests);
     ``bench run`` defaults to ``process``, which survives hard crashes of a cell.
     """
-    import torch
-
-    from bench.run.progress import SuiteProgress
-
     results_dir = Path(results_dir)
     run_cells = get_executor(executor)  # an unknown executor fails before anything is touched
     if shard:
@@ -128,13 +122,15 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
     prepare_results_dir(results_dir, fresh)
     if suite.threads:
         torch.set_num_threads(suite.threads)
-    bind_results_dir(results_dir, suite.name, {c.protocol_hash() for c in expand(suite)})
-    todo, done, warnings = pending_cells(suite, results_dir, shard, retry_failed)
+    cells = expand(suite)
+    bind_results_dir(results_dir, suite.name, {c.protocol_hash() for c in cells})
+    declared = shard_cells(cells, shard)  # this shard's cells, whether finished or not
+    todo, done, warnings = pending_cells(declared, results_dir, retry_failed)
     check_data(todo)  # a missing dataset stops the run here, before any cell, with its layout
     check_label_budgets(todo)
     run_id = new_run_id()
     write_run_record(suite, results_dir, run_id, device, len(todo),
-                     cells=shard_cells(expand(suite), shard), executor=executor, shard=shard,
+                     cells=declared, executor=executor, shard=shard,
                      retry_failed=retry_failed, oom_backoff=oom_backoff,
                      **{k: v for k, v in (executor_options or {}).items() if k != "address"})
     summary = RunSummary(run_id, results_dir, total=len(todo) + done, already_done=done,

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.data.base import batches
+
 
 class _GradReverse(torch.autograd.Function):
     @staticmethod
@@ -193,8 +195,6 @@ def proxy_a_distance(feat_s: np.ndarray, feat_t: np.ndarray, seed: int = 0, max_
 @torch.no_grad()
 def features_of(model: nn.Module, x, device: str, batch_size: int = 256) -> np.ndarray:
     """``model.features`` of inputs ``x`` in batches (the model's train/eval mode is left as set)."""
-    from bench.data.base import batches
-
     chunks = [model.features(xb) for _, xb in batches(x, device, batch_size)]
     return torch.cat(chunks).float().cpu().numpy()
 

@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.errors import NotApplicable
+
 
 def family(backbone: nn.Module) -> str:
     """``"bert"`` (query/key/value linears), ``"vit"`` (fused ``qkv``), ``"cnn"`` or ``"mlp"``."""
@@ -148,8 +150,6 @@ def blocks(backbone: nn.Module) -> list[nn.Module]:
         found = [m for m in backbone if any(isinstance(c, nn.Conv2d) for c in m.modules())]
         if found:
             return found
-    from bench.errors import NotApplicable
-
     raise NotApplicable(f"no adapter sites found in {type(backbone).__name__}: expected transformer "
                         "layers (encoder.layer / blocks) or CNN stages (stages / layer1..4)")
 

@@ -25,8 +25,9 @@ from bench.data.base import Split, take, to_device
 from bench.errors import NotApplicable  # noqa: F401 - strategies raise it from here
 from bench.registry import Registry
 from bench.search import loguniform
-from bench.train.config import TrainConfig
 from bench.data.sampler import Sampler
+from bench.train.config import TrainConfig
+from bench.train.loop import make_optimizer
 from bench.train.precision import FP32, Amp
 
 STRATEGIES: Registry[type["Strategy"]] = Registry("strategy", "bench.strategies")
@@ -134,8 +135,6 @@ class Strategy:
         return self.hp.lr or self.ctx.config.lr
 
     def optimizer(self, params_or_groups: Any) -> torch.optim.Optimizer:
-        from bench.train.loop import make_optimizer
-
         # the schedule follows the harness's step counter, shared by every optimiser a strategy builds
         return make_optimizer(params_or_groups, self.ctx.config, lr=self.lr, model=self.model,
                               total_steps=self.ctx.steps, clock=lambda: self.ctx.step)

@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from bench.strategies._alignment import (DomainDiscriminator, dann_lambda, dann_lr_factor, domain_adversarial_loss, grad_reverse,
-                             warm_start_lambda)
+from bench.strategies._alignment import (DomainDiscriminator, dann_lambda, dann_lr_factor, domain_adversarial_loss,
+                                         grad_reverse, warm_start_lambda)
 from bench.search import choice, int_range, loguniform
 from bench.strategies._uda import UDAHparams, UDAStrategy
 from bench.strategies.base import STRATEGIES

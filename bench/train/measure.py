@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from bench.errors import DeviceError
+
 #: packages whose versions go into every row (read from metadata: importing them is slow)
 TRACKED_PACKAGES = ("torch", "torchvision", "timm", "transformers", "peft", "bitsandbytes",
                     "numpy", "pyarrow", "transfer-bench")
@@ -80,8 +82,6 @@ DEVICE_FORMS = "cpu, cuda, cuda:<index>, mps or auto"
 
 def resolve_device(device: str) -> str:
     """``auto`` -> cuda when available, else cpu; any other name is checked against this machine."""
-    from bench.errors import DeviceError
-
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     try:

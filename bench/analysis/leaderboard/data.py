@@ -16,12 +16,13 @@ import json
 import pandas as pd
 
 from bench.analysis.leaderboard.cells import CELL, GROUP, NOT_RECORDED, cell_id, num
-from bench.analysis.leaderboard.adapters import (AGGREGATE_KIND, aggregate, available_rules, read_checkpoints,
-                                        relabel, select)
+from bench.analysis.leaderboard.adapters import (AGGREGATE_KIND, RULES, aggregate, available_rules,
+                                                 read_checkpoints, relabel, select)
 from bench.analysis.report.data import _budget_order, latest, load, snapshot_order
 from bench.analysis.report.stats import pareto_front
 from bench.analysis.report.tables import metric_table
 from bench.analysis.leaderboard.history import history
+from bench.analysis.reference import PUBLISHED
 
 #: identity columns other issues add; old results lack them, so they read as NOT_RECORDED
 OPTIONAL_IDENTITY = ("precision", "protocol")
@@ -88,8 +89,6 @@ def build(results: list, rules: list[str] | None = None) -> dict:
 
 
 def _rule_text(rule: str) -> str:
-    from bench.analysis.leaderboard.adapters import RULES
-
     return RULES.get(rule, rule)
 
 
@@ -229,8 +228,6 @@ def _curves(checkpoints: pd.DataFrame | None, newest: pd.DataFrame) -> dict[tupl
 
 def references(selected: pd.DataFrame) -> list[dict]:
     """Published numbers (bench/analysis/reference.py) beside the measured ones, per matching group."""
-    from bench.analysis.reference import PUBLISHED
-
     out = []
     ok = selected[selected["status"] == "ok"]
     for dataset, ref in PUBLISHED.items():

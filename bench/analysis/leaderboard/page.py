@@ -14,6 +14,8 @@ import json
 import re
 from pathlib import Path
 
+from bench.analysis.leaderboard.data import build
+
 HERE = Path(__file__).parent
 
 CSS = """
@@ -62,8 +64,6 @@ def render(payload: dict) -> str:
 
 def write(results: list, out: str | Path, rules: list[str] | None = None) -> Path:
     """Build the payload from ``results`` and write ``out/index.html``; returns its path."""
-    from bench.analysis.leaderboard.data import build
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     page = out / "index.html"

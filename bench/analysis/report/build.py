@@ -11,7 +11,7 @@ import pandas as pd
 from bench.analysis.reference import reference_blocks
 from bench.analysis.report import plots, render
 from bench.analysis.report.data import (NOT_OK, apply_filters, groups, label_methods, latest, load,
-                                snapshot_order)
+                                        snapshot_order)
 from bench.analysis.report.sections import aggregate_blocks, rule_title, selection_blocks
 from bench.analysis.report.select import SELECTION_GROUP, describe, read_checkpoints, select
 from bench.analysis.report.stats import CI_METHOD

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.analysis.report.data import apply_filters, label_methods, latest, load
+from bench.analysis.report.select import read_checkpoints, select
 
 
 def _fmt(value: float) -> str:
@@ -35,8 +36,6 @@ def _cell(values: pd.Series) -> str:
 
 def summary_tables(results: list[str | Path], columns: list[str], command: str | None = None,
                    backbones=(), strategies=(), pairs=(), budgets=(), rule: str = "last") -> str:
-    from bench.analysis.report.select import read_checkpoints, select
-
     df = load(results)
     if df.empty:
         return "No results.\n"

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
+from bench.analysis.report.render import write_table
 from bench.analysis.report.stats import bootstrap_mean
 
 SCORES = ("logme", "leep", "nce", "hscore")
@@ -120,9 +121,7 @@ def transferability_blocks(rows: pd.DataFrame, out: Path | None = None,
         return []
     text, bold = predictor_table(frame)
     if out is not None:
-        from bench.analysis.report.render import write_table
-
-        write_table(Path(out), "transferability", text, bold, frame.set_index("pair"),
+            write_table(Path(out), "transferability", text, bold, frame.set_index("pair"),
                     f"Kendall tau of transferability scores vs {reference} target accuracy")
     overall = ", ".join(f"`{s}` {t:+.2f}" for s, t in best_scores(frame).items())
     return [("h2", "Transferability: which score predicts the fine-tuned accuracy"),

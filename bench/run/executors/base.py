@@ -8,9 +8,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from bench.cell.run_cell import base_row, run_cell
 from bench.locks import try_claim
-from bench.results import cell_path, write_row
 from bench.plan.cells import Cell
+from bench.results import cell_path, write_row
+from bench.run.resume import needs_run, result_status
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -54,8 +56,6 @@ def execute_cell(cell: Cell, rc: RunContext, progress: ProgressFn | None = None,
     ``None`` when another runner holds the cell's claim or finished it meanwhile: a cell is
     never run twice at once, whatever the number of shards, runners or workers.
     """
-    from bench.run.resume import needs_run, result_status
-
     claim = try_claim(rc.results_dir / "_locks" / f"{cell.key()}.lock")
     if claim is None:
         return None
@@ -77,8 +77,6 @@ def run_with_backoff(cell: Cell, rc: RunContext, progress: ProgressFn | None, me
     The row keeps the cell's key; ``batch_size`` is the size that finally ran and
     ``extra.oom_backoff_batch_sizes`` lists every size tried. Only the adaptation batch backs off.
     """
-    from bench.cell.run_cell import run_cell
-
     row = run_cell(cell, rc.results_dir, rc.run_id, rc.device, progress=progress, memo=memo)
     tried = [cell.adapt.batch_size]
     while rc.oom_backoff and row["status"] == "oom" and tried[-1] > 1:
@@ -104,8 +102,6 @@ def _free_accelerator_memory() -> None:
 
 def crash_row(cell: Cell, rc: RunContext, error: str, status: str = "failed") -> dict:
     """The row of a cell whose worker died without writing one (segfault, os._exit, SIGKILL)."""
-    from bench.cell.run_cell import base_row
-
     row = base_row(cell, rc.run_id, rc.device)
     row.update(status=status, error=error[:4000], finished_at=datetime.now(timezone.utc))
     return row
