@@ -8,6 +8,8 @@ from scipy.stats import mannwhitneyu
 
 from bench.analysis.report.aggregate import aggregate, iqm, probability_of_improvement
 
+pytestmark = pytest.mark.numeric  # float results: `make test-numeric` reruns these on other kernels
+
 
 def frame(scores: dict[str, dict[str, list[float]]]) -> pd.DataFrame:
     """``{method: {pair: [run scores]}}`` -> one row per run."""

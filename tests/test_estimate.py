@@ -14,6 +14,8 @@ from bench.plan.suite import Suite
 from bench.plan.cells import expand
 from tests.sweep_helpers import tiny_suite, write_suite
 
+pytestmark = pytest.mark.numeric  # float results: `make test-numeric` reruns these on other kernels
+
 T_STEP, T_SOURCE, T_FIXED, CAL_BATCH = 0.5, 0.2, 3.0, 16
 
 

@@ -20,6 +20,8 @@ from bench.strategies.maml import inner_loop
 from bench.plan.suite import Suite
 from bench.plan.cells import expand
 
+pytestmark = pytest.mark.numeric  # float results: `make test-numeric` reruns these on other kernels
+
 
 @pytest.fixture(autouse=True)
 def one_thread():

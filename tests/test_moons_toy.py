@@ -33,6 +33,8 @@ from bench.results import read_results
 from bench.run.runner import run_suite
 from bench.plan.suite import load_suite
 
+pytestmark = pytest.mark.numeric  # float results: `make test-numeric` reruns these on other kernels
+
 THREADS = int(os.environ.get("BENCH_TEST_THREADS", "1"))
 #: the first five strategies of the suite: source_only, dann, moments, dan, coral
 METHODS = 5

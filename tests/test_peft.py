@@ -19,6 +19,8 @@ from bench.data import load_domain  # noqa: E402
 from bench.strategies import AdaptContext, get_strategy  # noqa: E402
 from bench.train.config import TrainConfig  # noqa: E402
 
+pytestmark = pytest.mark.numeric  # float results: `make test-numeric` reruns these on other kernels
+
 STEPS = 3
 
 

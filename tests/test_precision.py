@@ -19,6 +19,8 @@ from bench.plan.cells import backbone_ident, expand
 from bench.train.loop import evaluate
 from tests.sweep_helpers import tiny_suite
 
+pytestmark = pytest.mark.numeric  # float results: `make test-numeric` reruns these on other kernels
+
 
 def cells(suite_precision="fp32", strategies=("full_finetune",), **backbone):
     raw = tiny_suite(list(strategies), budgets=[10])

@@ -24,6 +24,8 @@ from bench.plan.suite import Suite
 from bench.plan.cells import expand
 from bench.train.loop import make_optimizer
 
+pytestmark = pytest.mark.numeric  # float results: `make test-numeric` reruns these on other kernels
+
 SEEN: list[AdaptContext] = []
 
 

@@ -14,6 +14,8 @@ from bench.analysis.report.stats import bootstrap_mean
 from bench.analysis.report.tables import AVG, RANK, display_frame, metric_table
 from tests.report_rows import row, write
 
+pytestmark = pytest.mark.numeric  # float results: `make test-numeric` reruns these on other kernels
+
 A, B = "synth-digits->digits", "digits->digits-c/gaussian_noise"
 VALUES = {  # method -> pair -> accuracies over seeds 0, 1, 2
     "full_finetune": {A: [80, 82, 81], B: [70, 71, 69]},

@@ -14,6 +14,8 @@ from bench.analysis.report.select import SelectionError, select
 from bench.analysis.report.selection_tables import ALL, regret, validator_quality
 from tests.report_rows import row
 
+pytestmark = pytest.mark.numeric  # float results: `make test-numeric` reruns these on other kernels
+
 PAIR = "synth-digits->digits"
 VALIDATORS = [r for r in RULES if r not in ("last", "oracle")]
 

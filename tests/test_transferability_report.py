@@ -9,6 +9,8 @@ import pytest
 
 from bench.analysis.report.transferability import predictor_frame, predictor_table
 
+pytestmark = pytest.mark.numeric  # float results: `make test-numeric` reruns these on other kernels
+
 MODELS = ["a", "b", "c", "d"]
 SCORE = [1.0, 2.0, 3.0, 4.0]
 # target accuracy of models a..d per seed: perfectly concordant, one adjacent swap, reversed

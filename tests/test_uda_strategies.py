@@ -14,6 +14,8 @@ from bench.plan.suite import Suite
 
 #: the strategies that adapt without target labels (the alignment columns matter for them)
 from bench.plan.cells import expand
+
+pytestmark = pytest.mark.numeric  # float results: `make test-numeric` reruns these on other kernels
 UDA = ["dann", "mmd", "moments", "dan", "coral", "cdan", "cdan+e", "mcc", "adabn", "pseudo_label", "tent"]
 
 

@@ -15,6 +15,8 @@ from bench.validators.im import information_maximisation
 from bench.validators.snd import soft_neighbourhood_density
 from bench.validators.source_val import accuracy
 
+pytestmark = pytest.mark.numeric  # float results: `make test-numeric` reruns these on other kernels
+
 C = 4
 
 

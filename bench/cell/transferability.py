@@ -33,6 +33,7 @@ from bench.data.base import batches
 
 COLUMNS = ("logme", "leep", "nce", "hscore")
 NAN = float("nan")
+LOGME_TOL = 1e-8  # the fixed point stops when alpha / beta moves by less than this, relative
 
 
 # --- LogME ---------------------------------------------------------------------------------------
@@ -62,7 +63,7 @@ def _svd(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u, sv
 
 
-def logme_fixed_point(f: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = 1e-8,
+def logme_fixed_point(f: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = LOGME_TOL,
                       svd: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
     """``(alpha, beta)`` maximising the evidence, by LogME's fixed-point iteration (Algorithm 1)::
 
@@ -77,26 +78,41 @@ def logme_fixed_point(f: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: fl
 
 
 def _fixed_point(y: np.ndarray, u: np.ndarray, sv: np.ndarray, max_iter: int = 100,
-                 tol: float = 1e-8) -> tuple[float, float, float, float, np.ndarray]:
-    """``(alpha, beta, m'm, ||F m - y||^2, s)`` at the fixed point, all in the SVD basis."""
+                 tol: float = LOGME_TOL) -> tuple[float, float, float, float, np.ndarray]:
+    """``(alpha, beta, m'm, ||F m - y||^2, s)`` at the fixed point, all in the SVD basis.
+
+    Every residual is a sum of non-negative terms, never a difference of near-equal ones: when
+    ``y`` is (nearly) in the column space of ``F`` (``d >= n``) ``beta`` grows to ~1e15, and
+    ``y'y - z'z``, ``1 - shrink`` or ``n - gamma`` would be rounding noise multiplied by it (a
+    different BLAS then gave a different fixed point)."""
     n, s = len(y), sv**2
     z = u.T @ y                        # y in the column space of F
-    outside = max(float(y @ y - z @ z), 0.0)  # the part of y no m can fit: always residual
+    outside = float(((y - u @ z) ** 2).sum())  # the part of y no m can fit: always residual
     alpha, beta = 1.0, 1.0
     for _ in range(max_iter):
-        shrink = beta * s / (alpha + beta * s)
-        gamma = float(shrink.sum())
-        mm = float(((beta * sv * z / (alpha + beta * s)) ** 2).sum())    # m'm
-        res = float(((z * (1 - shrink)) ** 2).sum()) + outside          # ||F m - y||^2
-        new_alpha, new_beta = gamma / max(mm, 1e-30), (n - gamma) / max(res, 1e-30)
+        new_alpha, new_beta = _update(n, s, sv, z, outside, alpha, beta)
         done = abs(new_alpha / new_beta - alpha / beta) <= tol * alpha / beta
         alpha, beta = new_alpha, new_beta
         if done:
             break
-    shrink = beta * s / (alpha + beta * s)
-    mm = float(((beta * sv * z / (alpha + beta * s)) ** 2).sum())
-    res = float(((z * (1 - shrink)) ** 2).sum()) + outside
+    mm, res, _ = _moments(n, s, sv, z, outside, alpha, beta)
     return alpha, beta, mm, res, s
+
+
+def _moments(n: int, s: np.ndarray, sv: np.ndarray, z: np.ndarray, outside: float, alpha: float,
+             beta: float) -> tuple[float, float, float]:
+    """``(m'm, ||F m - y||^2, n - gamma)``, each a sum of non-negative terms."""
+    keep = alpha / (alpha + beta * s)                    # 1 - shrink, without the subtraction
+    mm = float(((beta * sv * z / (alpha + beta * s)) ** 2).sum())
+    res = float(((z * keep) ** 2).sum()) + outside
+    return mm, res, float(n - len(s) + keep.sum())    # n - gamma, gamma = sum(1 - keep)
+
+
+def _update(n: int, s: np.ndarray, sv: np.ndarray, z: np.ndarray, outside: float, alpha: float,
+            beta: float) -> tuple[float, float]:
+    """One step of LogME's fixed-point iteration: ``(gamma / m'm, (n - gamma) / ||F m - y||^2)``."""
+    mm, res, n_minus_gamma = _moments(n, s, sv, z, outside, alpha, beta)
+    return (n - n_minus_gamma) / max(mm, 1e-30), n_minus_gamma / max(res, 1e-30)
 
 
 def logme(features: np.ndarray, labels: np.ndarray) -> float:
