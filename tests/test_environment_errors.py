@@ -88,9 +88,13 @@ def test_cuda_without_cuda_is_a_clear_error_not_a_result(tmp_path, suite_file):
     assert not results.exists()
 
 
-def test_ctrl_c_exits_130_with_one_line_and_the_same_command_resumes(tmp_path, suite_file):
+def test_ctrl_c_exits_130_with_one_line_and_the_same_command_resumes(tmp_path):
     import time
 
+    # full_finetune runs 10,000 steps (~15 s here): the signal must find a cell running on any CPU;
+    # with the 3-step suite a fast or lightly loaded machine finished before the SIGINT (exit 0)
+    suite_file = tmp_path / "suite.yaml"
+    suite_file.write_text(SUITE.replace("full_finetune]", "{name: full_finetune, steps: 10000}]"))
     results = tmp_path / "results"
     args = [sys.executable, "-m", "bench", "run", str(suite_file), "--results", str(results), "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
