@@ -201,19 +201,16 @@ def _print_grid(suite, results_dir: Path) -> None:
 def list_(what: str) -> None:
     """List registered backbones, strategies, domains (families as prefix/*) and validators
     (the model-selection scores recorded at each checkpoint)."""
-    from bench.backbones import BACKBONES
-    from bench.data import DOMAINS
-    from bench.strategies import STRATEGIES
-    from bench.validators import VALIDATORS
+    from bench.registry import source_index  # the source files, not the modules: no torch here
 
-    for name, reg in (("backbones", BACKBONES), ("strategies", STRATEGIES), ("domains", DOMAINS),
-                      ("validators", VALIDATORS)):
+    for name, package, registry in (("backbones", "bench.backbones", "BACKBONES"),
+                                    ("strategies", "bench.strategies", "STRATEGIES"),
+                                    ("domains", "bench.data", "DOMAINS"),
+                                    ("validators", "bench.validators", "VALIDATORS")):
         if what in ("all", name):
             click.echo(f"{name}:")
-            for entry, obj in sorted(reg.describe().items()):
-                own = obj.__doc__ if obj.__doc__ and obj.__doc__ != type(obj).__doc__ else None
-                doc = (own or sys.modules[obj.__module__].__doc__ or "").strip().splitlines()
-                click.echo(f"  {entry:<22} {doc[0] if doc else ''}")
+            for entry, doc in sorted(source_index(package, registry).items()):
+                click.echo(f"  {entry:<22} {doc}")
 
 
 @main.command()

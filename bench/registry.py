@@ -7,10 +7,13 @@ else. A *family* entry (registered with a trailing ``/*``) serves every name und
 """
 from __future__ import annotations
 
+import ast
 import difflib
 import fnmatch
 import importlib
+import importlib.util
 import pkgutil
+from pathlib import Path
 from typing import Any, Callable, Generic, TypeVar
 
 from bench.errors import UnknownNameError
@@ -85,3 +88,61 @@ class Registry(Generic[T]):
     def describe(self) -> dict[str, Any]:
         self._load()
         return {**self._entries, **{f"{k}/*": v for k, v in self._families.items()}}
+
+
+def source_index(package: str, registry: str) -> dict[str, str]:
+    """Names registered in ``package``'s modules and the first line of what ``bench list`` shows for
+    each (the entry's own docstring, else its module's), read from the source files without importing
+    them: listing must not pay for torch, timm or transformers. tests/test_registry.py checks it
+    against the real registries. Forms read: ``@REG.register("name")`` on a def or class,
+    ``REG.register("name")(func)`` and ``SomeDataset(key="name", ...).register()`` (a ``name/*`` family).
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    index: dict[str, str] = {}
+    for path in sorted(folder.glob("*.py")):
+        if not path.name.startswith("_"):
+            index.update(_module_index(ast.parse(path.read_text()), registry))
+    return index
+
+
+def _first_line(doc: str | None) -> str:
+    lines = (doc or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _registered_name(call: ast.AST, registry: str) -> str | None:
+    """``REG.register("name")`` -> "name"."""
+    if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "register"
+            and isinstance(call.func.value, ast.Name) and call.func.value.id == registry
+            and call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str)):
+        return call.args[0].value
+    return None
+
+
+def _module_index(tree: ast.Module, registry: str) -> dict[str, str]:
+    module_doc = ast.get_docstring(tree, clean=False)
+    defined = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+
+    def doc_of(node: ast.AST | None) -> str:
+        return _first_line((ast.get_docstring(node, clean=False) if node is not None else None) or module_doc)
+
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            for deco in node.decorator_list:
+                if (name := _registered_name(deco, registry)) is not None:
+                    found[name] = doc_of(node)
+        elif isinstance(node, ast.Expr) and isinstance(call := node.value, ast.Call):
+            if (name := _registered_name(call.func, registry)) is not None:  # REG.register("x")(func)
+                target = call.args[0] if call.args else None
+                found[name] = doc_of(defined.get(target.id) if isinstance(target, ast.Name) else None)
+            elif (isinstance(call.func, ast.Attribute) and call.func.attr == "register" and not call.args
+                  and isinstance(maker := call.func.value, ast.Call)):  # Dataset(key="x", ...).register()
+                key = next((k.value.value for k in maker.keywords if k.arg == "key"
+                            and isinstance(k.value, ast.Constant)), None)
+                if isinstance(key, str):
+                    found[f"{key}/*"] = _first_line(module_doc)
+    return found

@@ -10,8 +10,9 @@ import pandas as pd
 
 from bench.analysis.reference import reference_blocks
 from bench.analysis.report import plots, render
-from bench.analysis.report.data import (NOT_OK, apply_filters, groups, label_methods, latest, load,
-                                        snapshot_order)
+from bench.analysis.report.cd import cd_blocks
+from bench.analysis.report.data import (NOT_OK, apply_filters, groups, higher_is_better, label_methods,
+                                        latest, load, snapshot_order)
 from bench.analysis.report.sections import aggregate_blocks, rule_title, selection_blocks
 from bench.analysis.report.select import SELECTION_GROUP, describe, read_checkpoints, select
 from bench.analysis.report.stats import CI_METHOD
@@ -54,6 +55,9 @@ def build_report(results: list[str | Path], out: str | Path, metric: str = "targ
             part = current[(current["backbone"] == backbone) & (current["label_budget"] == budget)]
             blocks += _group_blocks(out, part, metric, backbone, budget, rule)
             blocks += aggregate_blocks(out, part, metric, rule, backbone, budget)
+            blocks += cd_blocks(out, part, metric, higher_is_better(metric),
+                                f"{backbone}, label budget {budget}, {rule_title(rule)}",
+                                _table_slug(metric, backbone, f"budget-{budget}", rule=rule))
             blocks += selection_blocks(out, _raw_rows(everything, part), checkpoints, backbone, budget)
         blocks += transferability_blocks(current, out)  # empty unless rows carry the scores
         blocks += _trend_blocks(out, selected, metric, rule)

@@ -1,0 +1,45 @@
+"""The light commands stay light: ``bench list`` reads an index built from the source files
+(bench.registry.source_index) instead of importing every registry; the index must say exactly what
+the real registries say."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bench.registry import source_index
+from tests.conftest import REPO
+
+REGISTRIES = [("bench.backbones", "BACKBONES"), ("bench.strategies", "STRATEGIES"),
+              ("bench.data", "DOMAINS"), ("bench.validators", "VALIDATORS")]
+
+
+def _listed(registry) -> dict[str, str]:
+    """What `bench list` showed when it imported the registries: the entry's own doc, else its module's."""
+    out = {}
+    for entry, obj in registry.describe().items():
+        own = obj.__doc__ if obj.__doc__ and obj.__doc__ != type(obj).__doc__ else None
+        doc = (own or sys.modules[obj.__module__].__doc__ or "").strip().splitlines()
+        out[entry] = doc[0] if doc else ""
+    return out
+
+
+@pytest.mark.parametrize("package,attr", REGISTRIES)
+def test_the_source_index_names_every_registered_entry_with_its_description(package, attr):
+    import importlib
+
+    registry = getattr(importlib.import_module(package), attr)
+    assert source_index(package, attr) == _listed(registry)
+
+
+def test_bench_list_imports_no_heavy_library():
+    code = ("import sys\nfrom click.testing import CliRunner\nfrom bench.cli import main\n"
+            "r = CliRunner().invoke(main, ['list'])\nassert r.exit_code == 0, r.output\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'timm', 'transformers', "
+            "'peft', 'pandas'}))\nprint(r.output)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    first, _, listing = out.stdout.partition("\n")
+    assert first == "[]"
+    assert "  small_cnn " in listing and "  dann " in listing and "digits-c/*" in listing
