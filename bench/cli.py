@@ -6,6 +6,7 @@ holds it). At module level only click, the errors and the executors' names.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -80,13 +81,16 @@ def main() -> None:
                    "measured in --calibrate DIR or, without it, a short calibration run.")
 @click.option("--calibrate", "calibrate_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Results directory whose measured step times --estimate uses.")
+@click.option("--allow-remote-code", is_flag=True,
+              help="Let a backbone's `kwargs: {trust_remote_code: true}` run the Python files of its "
+                   "model folder (refused without this flag: a suite is data, not code).")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
               help="Import MODULE first, here and in every worker (registers out-of-tree strategies, "
                    "backbones or domains). Repeatable.")
 def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dry_run: bool,
         no_progress: bool, executor: str, address: str | None, shard: str | None,
         retry_failed: bool, oom_backoff: bool, gpus: str | None, cells_per_gpu: int, workers: int, estimate: bool,
-        calibrate_dir: Path | None, plugins: tuple[str, ...]) -> None:
+        calibrate_dir: Path | None, allow_remote_code: bool, plugins: tuple[str, ...]) -> None:
     """Run SUITE_FILE: every (backbone, strategy, pair, budget, seed) cell not already finished.
 
     Each finished cell is written at once as <results>/<cell_key>.parquet, so an interrupted run
@@ -99,7 +103,11 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
 
     for module in plugins:
         importlib.import_module(module)
-    suite = load_suite(suite_file)
+    suite = load_suite(suite_file, allow_remote_code=allow_remote_code)
+    if allow_remote_code:
+        from bench.backbones.base import REMOTE_CODE_ENV
+
+        os.environ[REMOTE_CODE_ENV] = "1"  # the workers (processes, Ray) build the backbones
     results_dir = results_dir or Path("results") / suite.name
     if estimate and not dry_run:
         raise click.BadParameter("--estimate goes with --dry-run (it runs no cell of the suite)",

@@ -14,6 +14,16 @@ from torch import nn
 
 from bench.registry import Registry
 
+#: set to "1" by ``bench run --allow-remote-code`` (and passed on to its workers): only then may a
+#: backbone's ``kwargs: {trust_remote_code: true}`` reach ``from_pretrained``, which runs the
+#: Python files of the model folder
+REMOTE_CODE_ENV = "BENCH_ALLOW_REMOTE_CODE"
+
+
+def asks_for_remote_code(spec: "BackboneSpec") -> bool:
+    """Whether this backbone's kwargs would let a model library run code from the model folder."""
+    return bool(spec.kwargs.get("trust_remote_code"))
+
 
 class BackboneSpec(BaseModel):
     """A backbone as a suite names it."""

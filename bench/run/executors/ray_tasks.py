@@ -34,7 +34,7 @@ def _runtime_env() -> dict:
     root = str(Path(__file__).resolve().parents[2])
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
     env = {"PYTHONPATH": path}
-    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "BENCH_CACHE"):
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "BENCH_CACHE", "BENCH_ALLOW_REMOTE_CODE"):
         if var in os.environ:
             env[var] = os.environ[var]
     return {"env_vars": env}
