@@ -69,7 +69,7 @@ def test_report_says_when_the_test_cannot_reject(tmp_path):
     assert not list((tmp_path / "rep" / "plots").glob("cd__*.png"))
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium chromium-driver; .ci/run installs it)")
 def test_cd_diagram_renders_in_the_report_page(tmp_path):
     write(tmp_path / "r", planted(spread=2.0))
     out = tmp_path / "rep"
