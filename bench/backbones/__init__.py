@@ -12,7 +12,7 @@ def create_model(spec: BackboneSpec | str, num_classes: int, in_chans: int = 3) 
         spec = BackboneSpec(name=spec)
     model = BACKBONES.get(spec.name)(spec, num_classes=num_classes, in_chans=in_chans)
     if spec.bottleneck:
-        model.add_bottleneck(spec.bottleneck)
+        model.add_bottleneck(spec.bottleneck, spec.bottleneck_kind)
     return model
 
 

@@ -40,6 +40,9 @@ class BackboneSpec(BaseModel):
     #: width of a bottleneck Linear(d, b) + BatchNorm + ReLU between backbone and head (TLL uses
     #: 256 on Office-31); the features that alignment losses and discriminators see. None: none.
     bottleneck: int | None = Field(None, ge=1)
+    #: what follows the bottleneck's Linear: ``bn_relu`` (BatchNorm + ReLU, TLL's DANN / CDAN / MCC)
+    #: or ``relu_dropout`` (ReLU + Dropout 0.5, TLL's DAN)
+    bottleneck_kind: Literal["bn_relu", "relu_dropout"] = "bn_relu"
     #: source-stage steps for this backbone instead of the suite's ``source.steps``: source models
     #: of one backbone at several training lengths (does the score rank them?)
     source_steps: int | None = Field(None, ge=0)
@@ -68,6 +71,8 @@ class BackboneSpec(BaseModel):
         for key in ("source_steps", "label", "bottleneck"):
             if out.get(key) is None:
                 out.pop(key, None)
+        if out.get("bottleneck_kind") == "bn_relu":
+            out.pop("bottleneck_kind")
         return out
 
 
@@ -121,10 +126,12 @@ class TransferModel(nn.Module):
     def features(self, x: Any) -> torch.Tensor:
         return self.neck(self.backbone(self.prepare(x)))
 
-    def add_bottleneck(self, width: int) -> None:
-        """Linear(d, width) + BatchNorm1d + ReLU before a new head of input ``width`` (TLL's
-        ``bottleneck_dim``): domain-adaptation losses then align these features."""
-        self.neck = nn.Sequential(nn.Linear(self.feature_dim, width), nn.BatchNorm1d(width), nn.ReLU())
+    def add_bottleneck(self, width: int, kind: str = "bn_relu") -> None:
+        """Linear(d, width) + BatchNorm1d + ReLU (``kind="bn_relu"``) or Linear + ReLU + Dropout 0.5
+        (``"relu_dropout"``) before a new head of input ``width`` (TLL's ``bottleneck_dim``):
+        domain-adaptation losses then align these features."""
+        after = [nn.BatchNorm1d(width), nn.ReLU()] if kind == "bn_relu" else [nn.ReLU(), nn.Dropout(0.5)]
+        self.neck = nn.Sequential(nn.Linear(self.feature_dim, width), *after)
         self.neck.to(self.head.weight.device)
         self.feature_dim = width
         self.reset_head()

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bench.backbones import BackboneSpec
 from bench.plan.protocol import Protocol, TargetSplit
-from bench.plan.suite import Budget, StrategyEntry, Suite, entry_space
+from bench.plan.suite import Budget, StrategyEntry, Suite, entry_backbone, entry_space, stage_configs
 from bench.results import SCHEMA, hparams_label
 from bench.search import draw
 from bench.strategies import STRATEGIES
@@ -86,6 +86,7 @@ BACKBONE_FIELDS: dict[str, CellField] = {
     "input_size": identity_field(),
     "kwargs": identity_field(),
     "bottleneck": identity_field(omit_at=None),
+    "bottleneck_kind": identity_field(omit_at="bn_relu"),
     "source_steps": identity_field(omit_at=None),
     "label": identity_field(omit_at=None),
     "precision": SPEED,  # keyed through the cell's own precision, which this one sets
@@ -266,14 +267,16 @@ def expand(suite: Suite) -> list[Cell]:
     cells = []
     for bb, pair, seed, (entry, hps) in itertools.product(suite.backbones, suite.pairs, suite.seeds,
                                                           zip(suite.strategies, trials)):
+        # the entry's own backbone fields and training fields, then the pair's (suite.py)
+        backbone, (source, adapt) = entry_backbone(bb, entry), stage_configs(suite, entry, pair)
         for trial, hp in enumerate(hps):
             for budget in entry.label_budgets or suite.label_budgets:
-                cells.append(Cell(suite=suite.name, backbone=bb, strategy=entry.name, hparams=hp,
+                cells.append(Cell(suite=suite.name, backbone=backbone, strategy=entry.name, hparams=hp,
                                   source_domain=pair.source, target_domain=pair.target,
-                                  label_budget=budget, seed=seed, source=suite.source,
-                                  adapt=suite.adapt, selection=suite.selection, trial=trial,
+                                  label_budget=budget, seed=seed, source=source,
+                                  adapt=adapt, selection=suite.selection, trial=trial,
                                   checkpoints=suite.checkpoints, target_val=suite.target_val,
                                   protocol=suite.protocol, target_split=suite.target_split,
-                                  precision=bb.precision or suite.precision,
+                                  precision=backbone.precision or suite.precision,
                                   data_on_device=suite.data_on_device))
     return cells

@@ -21,7 +21,7 @@ from bench.extras import missing_message
 from bench.plan.protocol import Protocol, TargetSplit
 from bench.search import merged_space
 from bench.strategies import STRATEGIES
-from bench.train.config import TrainConfig  # noqa: F401 - part of the suite's public surface
+from bench.train.config import TrainConfig, override
 
 Budget = int | Literal["all"]
 #: every generator a cell seeds takes this range (numpy's legacy and sklearn's random_state stop at
@@ -54,6 +54,24 @@ class StrategyEntry(BaseModel):
     trials: int | None = Field(None, ge=1)
     #: dimensions replacing the strategy's ``search_space`` ones, e.g. ``lr: loguniform(1e-4, 1e-2)``
     search: dict[str, Any] | None = None
+    #: training fields this entry changes in the suite's ``adapt`` stage (a method's own weight
+    #: decay or annealing constant, as published recipes give them per method)
+    adapt: dict[str, Any] | None = None
+    #: backbone fields this entry changes (not ``name``), e.g. ``{bottleneck: null}``: the
+    #: literature's methods each bring their own neck between backbone and head
+    backbone: dict[str, Any] | None = None
+
+    @field_validator("adapt")
+    @classmethod
+    def _adapt_is_a_stage(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _stage_fields(value)
+
+    @field_validator("backbone")
+    @classmethod
+    def _backbone_keeps_its_name(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value and "name" in value:
+            raise ValueError("a strategy entry may change backbone fields but not the backbone's name")
+        return value
 
     @field_validator("label_budgets")
     @classmethod
@@ -72,10 +90,19 @@ def check_budgets(value: list[Budget]) -> list[Budget]:
 
 
 class Pair(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    """A source -> target pair; ``train`` changes fields of both training stages for this pair
+    only (recipes that tune per direction, e.g. a learning rate per pair)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     source: str
     target: str
+    train: dict[str, Any] | None = None
+
+    @field_validator("train")
+    @classmethod
+    def _train_is_a_stage(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _stage_fields(value)
 
     @property
     def label(self) -> str:
@@ -196,6 +223,17 @@ class Suite(BaseModel):
             raise ValueError(message)
         return self
 
+    @model_validator(mode="after")
+    def _entry_backbones_validate(self) -> "Suite":
+        """Each backbone as a strategy entry changes it (its ``backbone`` fields) must still be one."""
+        for entry in self.strategies:
+            for bb in self.backbones:
+                entry_backbone(bb, entry)
+        for entry in self.strategies:  # the merged stages, so a bad combination fails at load
+            for pair in self.pairs:
+                stage_configs(self, entry, pair)
+        return self
+
     @field_validator("pairs")
     @classmethod
     def _domains_exist(cls, value: list[Pair]) -> list[Pair]:
@@ -203,6 +241,17 @@ class Suite(BaseModel):
             for d in (p.source, p.target):
                 _known(DOMAINS, d)
         return value
+
+
+def _stage_fields(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``value`` if it is a valid set of training-stage fields, else ValueError naming the field."""
+    if value:
+        try:
+            override(TrainConfig(), value)
+        except ValidationError as e:
+            errs = "; ".join(f"{'.'.join(map(str, x['loc'])) or 'steps'}: {x['msg']}" for x in e.errors())
+            raise ValueError(f"training-stage fields: {errs}") from None
+    return value
 
 
 def _known(registry: Any, name: str) -> None:
@@ -253,6 +302,21 @@ def load_suite(path: str | Path, allow_remote_code: bool = False) -> Suite:
                          f"Python files of its model folder; remove it, or pass --allow-remote-code "
                          f"to bench run if you trust that folder's code")
     return suite
+
+
+def entry_backbone(spec: BackboneSpec, entry: StrategyEntry) -> BackboneSpec:
+    """The backbone as ``entry`` trains it: ``spec`` with the entry's ``backbone`` fields."""
+    if not entry.backbone:
+        return spec
+    return BackboneSpec.model_validate({**spec.model_dump(), **entry.backbone})
+
+
+def stage_configs(suite: Suite, entry: StrategyEntry, pair: Pair) -> tuple[TrainConfig, TrainConfig]:
+    """(source, adapt) stages of the cells of ``entry`` on ``pair``: the suite's, then the entry's
+    ``adapt`` fields (adapt only), then the pair's ``train`` fields (both stages); later wins."""
+    source = override(suite.source, pair.train)
+    adapt = override(override(suite.adapt, entry.adapt), pair.train)
+    return source, adapt
 
 
 def entry_space(entry: StrategyEntry) -> dict[str, Any]:

@@ -92,16 +92,32 @@ def gaussian_bandwidths(dist2: torch.Tensor, num: int = 5, mul: float = 2.0,
 
 
 def mk_mmd(fs: torch.Tensor, ft: torch.Tensor, num_kernels: int = 5, kernel_mul: float = 2.0,
-           bandwidths: list[float] | None = None, centre: str = "median") -> torch.Tensor:
-    """Multi-kernel MMD^2 (unbiased U-statistic) with the sum of Gaussian kernels exp(-d^2 / s).
+           bandwidths: list[float] | None = None, centre: str = "median",
+           estimate: str = "unbiased") -> torch.Tensor:
+    """Multi-kernel MMD^2 with the sum of Gaussian kernels k = sum_s exp(-d^2 / s).
 
-    Unbiased: its expectation is exactly 0 when both samples come from one distribution.
+    ``estimate="unbiased"``: the U-statistic over all pairs; its expectation is exactly 0 when both
+    samples come from one distribution. ``"linear"``: the linear-time estimate of Gretton et al.
+    (2012) as the Transfer-Learning-Library computes it (its DAN default), over the n pairs
+    (i, j = i + 1 mod n) of two equal-sized batches::
+
+        (1/n) sum_i k(s_i, s_j) + k(t_i, t_j) - k(s_i, t_j) - k(s_j, t_i)
+
+    (TLL adds the constant 2 / (n - 1), which changes no gradient; left out here).
     """
     z = torch.cat([fs, ft])
     dist2 = torch.cdist(z, z).pow(2)
     bw = bandwidths or gaussian_bandwidths(dist2, num_kernels, kernel_mul, centre)
     k = sum(torch.exp(-dist2 / s) for s in bw)
     n, m = fs.shape[0], ft.shape[0]
+    if estimate == "linear":
+        if n != m:
+            raise ValueError(f"the linear-time MMD estimate pairs equal batches; got {n} source, {m} target")
+        i = torch.arange(n, device=k.device)
+        j = (i + 1) % n
+        return (k[i, j] + k[n + i, n + j] - k[i, n + j] - k[j, n + i]).mean()
+    if estimate != "unbiased":
+        raise ValueError(f"MMD estimate {estimate!r}: expected 'unbiased' or 'linear'")
     kss, ktt, kst = k[:n, :n], k[n:, n:], k[:n, n:]
     return ((kss.sum() - kss.diagonal().sum()) / (n * (n - 1))
             + (ktt.sum() - ktt.diagonal().sum()) / (m * (m - 1)) - 2.0 * kst.mean())
@@ -148,12 +164,15 @@ def mcc(logits: torch.Tensor, temperature: float = 2.5) -> torch.Tensor:
 
 
 class DomainDiscriminator(nn.Module):
-    """A small MLP on features -> one logit (source = 1, target = 0), as in DANN / CDAN."""
+    """A small MLP on features -> one logit (source = 1, target = 0), as in DANN / CDAN:
+    Linear-ReLU-Linear-ReLU-Linear, or with ``batch_norm`` a BatchNorm1d after each hidden Linear
+    (the Transfer-Learning-Library's ``DomainDiscriminator``, whose batch holds both domains)."""
 
-    def __init__(self, in_dim: int, hidden: int = 256):
+    def __init__(self, in_dim: int, hidden: int = 256, batch_norm: bool = False):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
-                                 nn.ReLU(), nn.Linear(hidden, 1))
+        norm = (lambda: nn.BatchNorm1d(hidden)) if batch_norm else nn.Identity
+        self.net = nn.Sequential(nn.Linear(in_dim, hidden), norm(), nn.ReLU(), nn.Linear(hidden, hidden),
+                                 norm(), nn.ReLU(), nn.Linear(hidden, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(-1)
@@ -162,9 +181,12 @@ class DomainDiscriminator(nn.Module):
 def domain_adversarial_loss(disc: nn.Module, h_s: torch.Tensor, h_t: torch.Tensor,
                             w_s: torch.Tensor | None = None, w_t: torch.Tensor | None = None) -> torch.Tensor:
     """Binary cross-entropy of the discriminator on (reversed) source and target inputs, averaged
-    per domain so unequal batch sizes weigh the two domains equally."""
-    ls = F.binary_cross_entropy_with_logits(disc(h_s), torch.ones(len(h_s), device=h_s.device), weight=w_s)
-    lt = F.binary_cross_entropy_with_logits(disc(h_t), torch.zeros(len(h_t), device=h_t.device), weight=w_t)
+    per domain so unequal batch sizes weigh the two domains equally. Both domains go through the
+    discriminator as one batch, so a batch-normed discriminator normalises them together."""
+    d = disc(torch.cat([h_s, h_t]))
+    d_s, d_t = d[: len(h_s)], d[len(h_s):]
+    ls = F.binary_cross_entropy_with_logits(d_s, torch.ones(len(h_s), device=h_s.device), weight=w_s)
+    lt = F.binary_cross_entropy_with_logits(d_t, torch.zeros(len(h_t), device=h_t.device), weight=w_t)
     return 0.5 * (ls + lt)
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer
 from torch import nn
 
 from bench.data.base import Split, take, to_device
@@ -41,6 +41,19 @@ class Hparams(BaseModel):
 
     lr: float | None = Field(None, gt=0)
     steps: int | None = Field(None, ge=0)
+
+    #: fields a subclass added after results were stored: left out of the dump (so of the cell's
+    #: ``hparams`` and key) while at their default, so cells that do not use them keep their keys
+    added_later: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_added_at_default(self, handler: Any) -> dict[str, Any]:
+        out = handler(self)
+        fields = type(self).model_fields
+        for name in self.added_later:
+            if name in out and out[name] == fields[name].default:
+                out.pop(name)
+        return out
 
 
 @dataclass

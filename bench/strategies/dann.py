@@ -27,6 +27,10 @@ class DANNHparams(UDAHparams):
     schedule: Literal["paper", "warm_start"] = "paper"
     alpha: float = Field(1.0, gt=0)
     max_iters: int = Field(1000, ge=1)
+    #: BatchNorm after each hidden layer of the discriminator (TLL's ``DomainDiscriminator``)
+    disc_bn: bool = False
+
+    added_later = ("disc_bn",)
 
 
 @STRATEGIES.register("dann")
@@ -44,7 +48,8 @@ class DANN(UDAStrategy):
 
     def setup(self) -> None:
         # the discriminator exists before the optimiser that trains it (built here, not on first use)
-        self.disc = DomainDiscriminator(self.disc_input_dim(), self.hp.disc_hidden).to(self.ctx.device)
+        self.disc = DomainDiscriminator(self.disc_input_dim(), self.hp.disc_hidden,
+                                        self.hp.disc_bn).to(self.ctx.device)
         self.disc.train()
         super().setup()
         for g in self.opt.param_groups:

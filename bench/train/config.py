@@ -47,3 +47,18 @@ class TrainConfig(BaseModel):
             raise ValueError(f"steps {data['steps']} contradicts epochs x iterations_per_epoch = {product}: "
                              "give one or the other")
         return {**data, "steps": product}
+
+
+def override(cfg: TrainConfig, changes: dict[str, Any] | None) -> TrainConfig:
+    """``cfg`` with ``changes`` (TrainConfig fields, e.g. ``{lr: 0.1}``) applied and re-validated.
+
+    Changing ``epochs`` or ``iterations_per_epoch`` recomputes ``steps`` from them; an unknown or
+    ill-typed field raises pydantic's ValidationError naming it."""
+    if not changes:
+        return cfg
+    base = cfg.model_dump()
+    if {"epochs", "iterations_per_epoch"} & set(changes):
+        base.pop("steps")  # steps follows the new product
+    elif "steps" in changes:
+        base.update(epochs=None, iterations_per_epoch=None)  # a bare step count replaces the product
+    return TrainConfig.model_validate({**base, **changes})
