@@ -77,14 +77,14 @@ Distribution = Union[LogUniform, Uniform, IntRange, Choice]
 
 
 def loguniform(lo: float, hi: float) -> LogUniform:
-    if not 0 < lo <= hi:
-        raise ValueError(f"loguniform(lo, hi) needs 0 < lo <= hi, got ({lo}, {hi})")
+    if not (0 < lo <= hi and math.isfinite(hi)):
+        raise ValueError(f"loguniform(lo, hi) needs finite 0 < lo <= hi, got ({lo}, {hi})")
     return LogUniform(float(lo), float(hi))
 
 
 def uniform(lo: float, hi: float) -> Uniform:
-    if not lo <= hi:
-        raise ValueError(f"uniform(lo, hi) needs lo <= hi, got ({lo}, {hi})")
+    if not (lo <= hi and math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"uniform(lo, hi) needs finite lo <= hi, got ({lo}, {hi})")
     return Uniform(float(lo), float(hi))
 
 
@@ -98,6 +98,8 @@ def choice(values: Any) -> Choice:
     values = tuple(values)
     if not values:
         raise ValueError("choice([...]) needs at least one value")
+    if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+        raise ValueError(f"choice({list(values)}) needs finite numbers")
     return Choice(values)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -24,12 +24,16 @@ from bench.strategies import STRATEGIES
 from bench.train.config import TrainConfig  # noqa: F401 - part of the suite's public surface
 
 Budget = int | Literal["all"]
+#: every generator a cell seeds takes this range (numpy's legacy and sklearn's random_state stop at
+#: 2**32 - 1, none takes a negative seed; the results column is int64)
+MAX_SEED = 2**32 - 1
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 
 
 class Resources(BaseModel):
     """What one cell asks a scheduler for (``--executor ray``); fractions share a GPU between cells."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     cpus: float = Field(1, gt=0)
     gpus: float = Field(0, ge=0)
@@ -89,7 +93,7 @@ class Suite(BaseModel):
     pairs: list[Pair] = Field(min_length=1)
     #: labelled target-train examples per class the strategy may use: 0, k, or "all"
     label_budgets: list[Budget] = Field(default_factory=lambda: ["all"], min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1)
     source: TrainConfig = TrainConfig()
     adapt: TrainConfig = TrainConfig(steps=200)
     #: how the adapted model is chosen; only rules that use data the strategy may see
@@ -238,11 +242,11 @@ def load_suite(path: str | Path, allow_remote_code: bool = False) -> Suite:
     try:
         suite = Suite.model_validate(raw)
     except ValidationError as e:
-        lines = [f"{path} does not validate:"]
-        for err in e.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            lines.append(f"  {where}: {err['msg']}")
-        raise SuiteError("\n".join(lines)) from None
+        problems = [f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+                    for err in e.errors()]
+        if len(problems) == 1:  # the usual case: one line
+            raise SuiteError(f"{path} does not validate: {problems[0]}") from None
+        raise SuiteError("\n  ".join([f"{path} does not validate:", *problems])) from None
     remote = [b.display_name for b in suite.backbones if asks_for_remote_code(b)]
     if remote and not allow_remote_code:
         raise SuiteError(f"{path}: backbone {', '.join(remote)} sets trust_remote_code, which runs the "

@@ -36,7 +36,8 @@ STRATEGIES: Registry[type["Strategy"]] = Registry("strategy", "bench.strategies"
 class Hparams(BaseModel):
     """Hyper-parameters every strategy has; ``None`` means the suite's ``adapt`` setting."""
 
-    model_config = ConfigDict(extra="forbid")
+    #: finite numbers only (subclasses inherit it): an inf or NaN hyper-parameter is a suite error
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     lr: float | None = Field(None, gt=0)
     steps: int | None = Field(None, ge=0)

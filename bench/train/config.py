@@ -15,7 +15,8 @@ class TrainConfig(BaseModel):
     fields are explained in ``bench.train.schedules``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: no inf / NaN anywhere: ``lr: .inf`` would be stored as null and then kill the worker
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     steps: int = Field(500, ge=0)
     batch_size: int = Field(64, ge=1)

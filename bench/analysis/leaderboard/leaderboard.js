@@ -11,7 +11,11 @@
                     precision: 'f-precision', protocol: 'f-protocol' };
   const ALL = '(all)';
   const el = id => document.getElementById(id);
-  const esc = s => String(s ?? '').replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
+  const esc = s => String(s ?? '').replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+  // DataTables writes a column's display value as HTML: every value from a suite or a row goes
+  // through esc (a backbone label is data, never markup); sorting and filtering see the raw value
+  const txt = (d, t) => t === 'display' ? esc(d) : d;
+  const col = (title, data) => ({ title, data, render: txt });
   const f = (v, d = 1) => v === null || v === undefined ? '-' : Number(v).toFixed(d);
   const big = v => v === null || v === undefined ? '-' : Math.round(v).toLocaleString('en-US');
   const ci = (m, lo, hi, d = 1) => m === null || m === undefined ? '-' : f(m, d) + (lo === null || lo === undefined ? '' : ` [${f(lo, d)}, ${f(hi, d)}]`);
@@ -39,15 +43,15 @@
   const ranking = $('#ranking').DataTable({
     data: D.ranking, deferRender: true, paging: false, order: [[0, 'asc'], [1, 'asc'], [4, 'desc']], autoWidth: false,
     columns: [
-      { title: 'backbone', data: 'backbone' }, { title: 'budget', data: 'label_budget' },
-      { title: 'precision', data: 'precision' }, { title: 'method', data: 'method' },
+      col('backbone', 'backbone'), col('budget', 'label_budget'),
+      col('precision', 'precision'), col('method', 'method'),
       { title: 'avg rank', data: 'rank', render: (d, t, r) => num(d === null ? null : -d, t,
           r.note ? esc(r.note) : f(d, 2) + (r.rank_lo === null || r.rank_lo === undefined ? '' : ` [${f(r.rank_lo, 2)}, ${f(r.rank_hi, 2)}]`)),
         className: 'dt-right' },
       { title: `${kind} over pairs [95% CI]`, data: 'agg', render: (d, t, r) => num(d, t, ci(d, r.agg_lo, r.agg_hi)), className: 'dt-right' },
       { title: 'P(better than source_only)', data: 'p_improve', render: (d, t) => num(d, t, f(d, 2)), className: 'dt-right',
         visible: D.ranking.some(r => r.p_improve !== null && r.p_improve !== undefined) },
-      { title: 'pairs', data: 'pairs', render: (d, t, r) => t === 'display' ? `${d}/${r.of_pairs}` : d, className: 'dt-right' },
+      { title: 'pairs', data: 'pairs', render: (d, t, r) => t === 'display' ? `${esc(d)}/${esc(r.of_pairs)}` : d, className: 'dt-right' },
       { title: 'published', data: 'published', render: (d, t) => num(d, t, d === null ? '' : `${f(d)} <span class="pub">published</span>`), className: 'dt-right' },
     ],
     createdRow: (tr, r) => { if (r.best) tr.classList.add('best'); },
@@ -57,9 +61,9 @@
   const cells = $('#cells').DataTable({
     data: D.cells, deferRender: true, pageLength: 25, order: [[6, 'desc']], autoWidth: false,
     columns: [
-      { title: 'backbone', data: 'backbone' }, { title: 'budget', data: 'label_budget' },
-      { title: 'precision', data: 'precision' }, { title: 'protocol', data: 'protocol' },
-      { title: 'method', data: 'method' }, { title: 'pair', data: 'pair' },
+      col('backbone', 'backbone'), col('budget', 'label_budget'),
+      col('precision', 'precision'), col('protocol', 'protocol'),
+      col('method', 'method'), col('pair', 'pair'),
       { title: 'target acc [95% CI] n', data: 'acc', className: 'dt-right acc',
         render: (d, t, r) => num(d, t, d === null ? esc(r.status) : `${ci(d, r.acc_lo, r.acc_hi)} n=${r.n}`) },
       { title: 'forgetting', data: 'forgetting', render: (d, t) => num(d, t, f(d)), className: 'dt-right' },
@@ -67,7 +71,7 @@
       { title: 'trainable params', data: 'params', render: (d, t) => num(d, t, big(d)), className: 'dt-right' },
       { title: 'memory (MiB)', data: 'mem', render: (d, t) => num(d, t, big(d)), className: 'dt-right' },
       { title: 'train samples/s', data: 'sps', render: (d, t) => num(d, t, big(d)), className: 'dt-right' },
-      { title: 'status', data: 'status' },
+      col('status', 'status'),
     ],
     createdRow: (tr, r) => { tr.dataset.id = r.id; if (r.best) tr.classList.add('best'); },
   });
@@ -77,10 +81,10 @@
     deferRender: true, pageLength: 10, order: [[0, 'desc']], autoWidth: false,
     columns: [
       { title: 'snapshot', data: 'snapshot', render: (d, t) => t === 'display' ? esc(D.snapshots[d].name) : d },
-      { title: 'backbone', data: 'backbone' }, { title: 'budget', data: 'label_budget' },
-      { title: 'method', data: 'method' }, { title: 'pair', data: 'pair' }, { title: 'metric', data: 'metric' },
+      col('backbone', 'backbone'), col('budget', 'label_budget'),
+      col('method', 'method'), col('pair', 'pair'), col('metric', 'metric'),
       { title: 'delta [95% CI]', data: 'delta', className: 'dt-right',
-        render: (d, t, r) => num(d, t, d === null ? esc(r.note) : ci(d, r.lo, r.hi, 2) + ' ' + (r.unit || '')) },
+        render: (d, t, r) => num(d, t, d === null ? esc(r.note) : ci(d, r.lo, r.hi, 2) + ' ' + esc(r.unit || '')) },
       { title: 'verdict', data: 'verdict', render: d => d === 'REGRESSION' ? `<b class="bad">${d}</b>` : esc(d) },
     ],
   });
@@ -121,14 +125,14 @@
     keys.forEach((key, i) => {
       const c = d.curves[key];
       for (const [col, dash] of [['target_acc', 'solid'], ['source_acc', 'dot']]) {
-        if (c[col]) traces.push({ x: c.step, y: c[col], mode: 'lines+markers', name: `${col} seed ${c.seed} trial ${c.trial ?? 0}`,
+        if (c[col]) traces.push({ x: c.step, y: c[col], mode: 'lines+markers', name: esc(`${col} seed ${c.seed} trial ${c.trial ?? 0}`),
                                   line: { color: COLORS[i % COLORS.length], dash } });
       }
       const s = picked.find(p => p.cell_key === key);
       const at = s && c.target_acc ? c.step.indexOf(s.selected_step) : -1;
       if (at >= 0) traces.push({ x: [s.selected_step], y: [c.target_acc[at]], mode: 'markers', showlegend: false,
                                  marker: { size: 14, symbol: 'star', color: COLORS[i % COLORS.length] }, hoverinfo: 'text',
-                                 text: [`selected by ${rule}: seed ${c.seed}, trial ${c.trial ?? 0}, step ${s.selected_step}`] });
+                                 text: [esc(`selected by ${rule}: seed ${c.seed}, trial ${c.trial ?? 0}, step ${s.selected_step}`)] });
     });
     Plotly.react('drill-curves', traces, { height: 300, margin: { t: 10, r: 10 }, xaxis: { title: 'step' },
       yaxis: { title: 'accuracy (%)' }, annotations: traces.length ? [] : [{ text: 'no checkpoints recorded for this cell', showarrow: false, xref: 'paper', yref: 'paper', x: 0.5, y: 0.5 }] });
@@ -139,14 +143,14 @@
     const rule = state().rule;
     const series = (D.history[rule] || {})[id] || [];
     const flags = D.regressions.filter(r => r.id === id && r.rule === rule && r.metric !== 'status');
-    const name = i => D.snapshots[i].name.split('/').pop();
+    const name = i => esc(D.snapshots[i].name.split('/').pop());  // plotly reads its text as HTML-ish markup
     const traces = [{ x: series.map(p => name(p[0])), y: series.map(p => p[1]), mode: 'lines+markers', name: 'target acc (seed mean)',
                       text: series.map(p => `n=${p[2]}`) }];
     const acc = flags.filter(r => r.metric === 'target_acc');
     if (acc.length) traces.push({ x: acc.map(r => name(r.snapshot)), y: acc.map(r => (series.find(p => p[0] === r.snapshot) || [])[1]),
       mode: 'markers', name: 'flagged by compare', marker: { size: 14, symbol: 'x', color: acc.map(r => r.verdict === 'REGRESSION' ? '#d62728' : '#2ca02c') },
       text: acc.map(r => `${r.verdict} ${r.delta} [${r.lo}, ${r.hi}]`) });
-    Plotly.react(target, traces, { height: 280, margin: { t: 30, r: 10 }, title: { text: id.split('|').slice(-2).join(' @ '), font: { size: 13 } },
+    Plotly.react(target, traces, { height: 280, margin: { t: 30, r: 10 }, title: { text: esc(id.split('|').slice(-2).join(' @ ')), font: { size: 13 } },
       yaxis: { title: 'target acc (%)' }, showlegend: true });
   }
   $('#cells tbody').on('click', 'tr', function () { const r = cells.row(this).data(); if (r) drill(r.id); });
@@ -163,7 +167,7 @@
     const pts = ((group && D.pareto[`${s.rule}|${group}`]) || []).filter(p => p[cost] !== undefined && p[cost] !== null);
     const front = pts.filter(p => p[cost + '_front']).sort((a, b) => a[cost] - b[cost]);
     Plotly.react('pareto', [
-      { x: pts.map(p => p[cost]), y: pts.map(p => p.acc), text: pts.map(p => p.method), mode: 'markers+text', textposition: 'top center',
+      { x: pts.map(p => p[cost]), y: pts.map(p => p.acc), text: pts.map(p => esc(p.method)), mode: 'markers+text', textposition: 'top center',
         name: 'methods', marker: { size: 11 }, hovertemplate: '%{text}<br>cost %{x:,.1f}<br>acc %{y:.1f}<extra></extra>' },
       { x: front.map(p => p[cost]), y: front.map(p => p.acc), mode: 'lines+markers', name: 'Pareto front',
         line: { dash: 'dash', color: '#333' }, marker: { size: 18, symbol: 'circle-open', color: '#333' }, hoverinfo: 'skip' },

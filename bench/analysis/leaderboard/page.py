@@ -47,12 +47,23 @@ def tables_loader() -> tuple[str, str]:
     return html, promise.group(1)
 
 
+#: characters that could end the JSON block or start markup; written as JSON escapes, which
+#: JSON.parse reads back as the same characters (a label like ``</script><img ...>`` stays data)
+_JSON_IN_HTML = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                               "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def embed_json(payload: dict) -> str:
+    """``payload`` as JSON text that is safe inside ``<script type="application/json">``."""
+    return json.dumps(payload, allow_nan=False, separators=(",", ":")).translate(_JSON_IN_HTML)
+
+
 def render(payload: dict) -> str:
     """The page as one HTML string."""
     from plotly.offline import get_plotlyjs
 
     loader, promise = tables_loader()
-    data = json.dumps(payload, allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
+    data = embed_json(payload)
     app = f"const LB_TABLES_PROMISE = {json.dumps(promise)};\n" + (HERE / "leaderboard.js").read_text()
     rest, parts = (HERE / "template.html").read_text(), []
     for marker, content in (("/*CSS*/", CSS), ("<!--TABLES-->", loader), ("/*PLOTLY*/", get_plotlyjs()),
