@@ -103,14 +103,20 @@ def estimate(cells: list[Cell], times: pd.DataFrame) -> pd.DataFrame:
 def calibration_suite(suite: Suite, steps: int = 10) -> Suite:
     """The suite cut to one cell per (backbone, strategy, precision): its first pair, first seed,
     each strategy's first label budget, ``steps`` source and adaptation steps."""
+    length = {"steps", "epochs", "iterations_per_epoch"}  # calibrate at few steps
+    short = lambda fields: {k: v for k, v in (fields or {}).items() if k not in length} or None  # noqa: E731
     entries = []
     for e in suite.strategies:
-        hp = {k: v for k, v in e.hparams.items() if k != "steps"}  # calibrate at few steps
-        entries.append({"name": e.name, **hp, "label_budgets": [(e.label_budgets or suite.label_budgets)[-1]]})
+        hp = {k: v for k, v in e.hparams.items() if k != "steps"}
+        own = {k: v for k, v in (("backbone", e.backbone), ("adapt", short(e.adapt))) if v}
+        entries.append({"name": e.name, **hp, **own,
+                        "label_budgets": [(e.label_budgets or suite.label_budgets)[-1]]})
     raw = suite.model_dump(mode="json")
-    raw.update(name=f"{suite.name}-calibration", pairs=raw["pairs"][:1], seeds=raw["seeds"][:1],
-               strategies=entries, selection="last", source={**raw["source"], "steps": steps},
-               adapt={**raw["adapt"], "steps": steps})
+    pairs = [{**p, "train": short(p.get("train"))} for p in raw["pairs"][:1]]
+    stage = lambda cfg: {**cfg, "steps": steps, "epochs": None, "iterations_per_epoch": None}  # noqa: E731
+    raw.update(name=f"{suite.name}-calibration", pairs=pairs, seeds=raw["seeds"][:1],
+               strategies=entries, selection="last", source=stage(raw["source"]),
+               adapt=stage(raw["adapt"]))
     return Suite.model_validate(raw)
 
 
