@@ -72,3 +72,51 @@ def test_escaping_helpers_are_literal():
     assert tex_text(LABEL) == r"tex\textbackslash{}input\{/etc/passwd\} 100\% \& | x"
     assert md_text("full_finetune") == "full_finetune" and md_text("_x_") == r"\_x\_"
     assert md_text("a\nb|c") == r"a b\|c" and md_text("[a](u) [1, 2]") == r"[a\](u) [1, 2]"
+
+
+# ---- D: names printed through rich are text, never rich markup ------------------------------------
+RICH = "cnn[/x] [bold]b[/bold] :smile:"
+
+
+def test_dry_run_prints_a_label_with_brackets_literally(tmp_path):
+    from click.testing import CliRunner
+
+    from bench.cli import main
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: t\nbackbones: [{name: small_cnn, label: 'cnn[/x] [bold]b[/bold] :smile:'}]\n"
+                     "strategies: [source_only]\npairs: ['synth-digits -> digits']\nlabel_budgets: [0]\n")
+    res = CliRunner().invoke(main, ["run", str(suite), "--results", str(tmp_path / "r"), "--dry-run"])
+    assert res.exit_code == 0, res.output
+    assert RICH in res.output
+
+
+def test_compare_prints_a_label_with_brackets_literally(tmp_path):
+    from click.testing import CliRunner
+
+    from bench.cli import main
+
+    base = write(tmp_path / "base", [row("source_only", "a->b", s, 80.0 + s, backbone=RICH) for s in range(3)])
+    cand = write(tmp_path / "cand", [row("source_only", "a->b", s, 80.0 + s, backbone=RICH) for s in range(3)]
+                 + [row("linear_probe", "a->b", 0, 70.0, backbone=RICH)])
+    res = CliRunner().invoke(main, ["compare", str(base), str(cand)])
+    assert res.exit_code == 0, res.output
+    assert RICH in res.output and "no regression" in res.output
+
+
+def test_progress_prints_names_and_errors_literally():
+    import io
+
+    from rich.console import Console
+
+    from bench.run.progress import SuiteProgress
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=False, width=300)
+    with SuiteProgress(1, console=console) as p:
+        p.start_cell(RICH)   # the cell column of the bar
+        p.progress.refresh()
+        p.finish_cell({"status": "failed", "strategy": "x[/y]", "source_domain": RICH,
+                       "target_domain": "t", "seed": 0, "error": "boom [/red] :smile:"})
+    out = buf.getvalue()
+    assert f"x[/y] on {RICH}->t seed 0: boom [/red] :smile:" in out
