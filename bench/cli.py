@@ -169,6 +169,7 @@ def _executor_options(executor: str, address: str | None, gpus: str | None, cell
 def _print_grid(suite, results_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from bench.results import hparams_label
     from bench.run.resume import scan
@@ -177,13 +178,14 @@ def _print_grid(suite, results_dir: Path) -> None:
     done, warnings = scan(results_dir, move_bad=False)  # a truncated file is not a finished cell
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    table = Table(title=f"suite {suite.name}: cells")
+    # names come from the suite: Text, never rich markup (a label `cnn[/x]` is a name, not a tag)
+    table = Table(title=Text(f"suite {suite.name}: cells"))
     for col in ("key", "backbone", "strategy", "trial", "hparams", "pair", "budget", "seed", "done"):
         table.add_column(col)
     cells = expand(suite)
     for c in cells:
-        table.add_row(c.key(), c.backbone.display_name, c.strategy, str(c.trial), hparams_label(c.hparams), c.pair, str(c.label_budget),
-                      str(c.seed), "yes" if c.key() in done else "")
+        table.add_row(*map(Text, (c.key(), c.backbone.display_name, c.strategy, str(c.trial), hparams_label(c.hparams),
+                                  c.pair, str(c.label_budget), str(c.seed), "yes" if c.key() in done else "")))
     Console(width=None if sys.stdout.isatty() else 200).print(table)  # logs: no truncation
     n_done = sum(c.key() in done for c in cells)
     click.echo(f"{len(cells)} cells, {n_done} done, {len(cells) - n_done} to run into {results_dir}")
