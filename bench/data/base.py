@@ -9,7 +9,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from bench.errors import DataError
+from bench.errors import CacheError, DataError
+from bench.results import disk_full
 from bench.registry import Registry
 
 #: name -> builder(name: str) -> Domain. Builders must be deterministic: the same name always
@@ -103,12 +104,57 @@ def load_domain(name: str) -> Domain:
     return domain
 
 
+#: the pre-flight probe writes this much into the cache: less room than this is no room
+CACHE_PROBE_BYTES = 1 << 16
+
+
+def cache_root() -> tuple[Path, str]:
+    """(the data cache's root, how it was chosen): ``$BENCH_CACHE`` or ``~/.cache/transfer-bench``."""
+    if "BENCH_CACHE" in os.environ:
+        return Path(os.environ["BENCH_CACHE"]), "$BENCH_CACHE"
+    return Path.home() / ".cache" / "transfer-bench", "the default; BENCH_CACHE is not set"
+
+
+def cache_error(exc: OSError, what: str = "") -> CacheError:
+    """The one-line message for a cache that cannot be written: which folder, why, what to do."""
+    root, how = cache_root()
+    where = f"data cache {root} (from {how})" + (f": {what}" if what else "")
+    if disk_full(exc):
+        return CacheError(f"no room in the {where}: the disk is full or a quota / file-size limit "
+                          f"was hit ({exc.strerror or exc}). Free space there (or point BENCH_CACHE at "
+                          "another disk) and run the same command again")
+    blocker = next((p for p in (root, *root.parents) if p.is_file()), None)
+    problem = (f"is not writable ({exc.strerror or exc})" if blocker is None else
+               "is a file, not a directory" if blocker == root else f"is inside {blocker}, which is a file")
+    return CacheError(f"{where} {problem}; point BENCH_CACHE at a directory you can write to and run "
+                      "the same command again")
+
+
 def cache_dir(*parts: str) -> Path:
-    """Where generated or decoded data is cached: ``$BENCH_CACHE`` or ``~/.cache/transfer-bench``."""
-    root = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "transfer-bench"))
-    path = root.joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    """Where generated or decoded data is cached: ``<cache root>/<parts...>``, created if needed."""
+    path = cache_root()[0].joinpath(*parts)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise cache_error(e) from None
     return path
+
+
+def check_cache() -> None:
+    """Pre-flight, before any cell: the cache is a directory that takes a real write, flushed to
+    disk (an empty file would fit on a full disk). Raises :class:`CacheError` otherwise, so a bad
+    ``BENCH_CACHE`` stops the run instead of becoming a ``failed`` row for every cell."""
+    probe = cache_dir() / f".write-probe.{os.getpid()}"
+    try:
+        try:
+            with open(probe, "wb") as fh:
+                fh.write(b"\0" * CACHE_PROBE_BYTES)
+                fh.flush()
+                os.fsync(fh.fileno())
+        finally:
+            probe.unlink(missing_ok=True)
+    except OSError as e:
+        raise cache_error(e) from None
 
 
 def seeded_splits(

@@ -14,6 +14,7 @@ validates.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.data.base import DataError, cache_dir
+from bench.data.base import DataError, cache_dir, cache_error
 
 #: bump when decoding (resize / crop policy) changes: old caches are then never reused
 VERSION = 1
@@ -139,8 +140,10 @@ def _build(data: Path, meta_path: Path, files: Sequence[Path], size: int,
     if not files:
         raise DataError(f"no images to cache for {data.name}: the domain's image list is empty")
     tmp = data.with_name(f".{data.name}.{uuid.uuid4().hex[:8]}.tmp")
+    meta_tmp = meta_path.with_name(f".{meta_path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        arr = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=shape)
+        _reserve(tmp, math.prod(shape))
+        arr = np.memmap(tmp, dtype=np.uint8, mode="r+", shape=shape)
         # Pillow releases the GIL while decoding, so threads scale over cores without pickling
         with ThreadPoolExecutor(max_workers=workers or min(16, os.cpu_count() or 1)) as pool:
             for i, img in enumerate(pool.map(lambda f: decode_image(f, size), files)):
@@ -151,11 +154,29 @@ def _build(data: Path, meta_path: Path, files: Sequence[Path], size: int,
         os.replace(tmp, data)
         meta = {"version": VERSION, "shape": list(shape), "chunk_rows": CHUNK_ROWS,
                 "chunks": [digests[c] for c in sorted(digests)]}
-        meta_tmp = meta_path.with_name(f".{meta_path.name}.{uuid.uuid4().hex[:8]}.tmp")
         meta_tmp.write_text(json.dumps(meta))
         os.replace(meta_tmp, meta_path)
+    except OSError as e:
+        raise cache_error(e, f"writing the image cache {data.name}") from None
     finally:
         tmp.unlink(missing_ok=True)
+        meta_tmp.unlink(missing_ok=True)
+
+
+def _reserve(path: Path, nbytes: int) -> None:
+    """Create ``path`` with ``nbytes`` allocated on disk. A sparse file (what a plain memmap makes)
+    that outgrows a full disk kills the process with SIGBUS on the first page written that does not
+    fit, leaving its temp file behind; an allocated one fails here, with ENOSPC, before any work."""
+    with open(path, "wb") as fh:
+        fh.truncate(nbytes)
+        if not hasattr(os, "posix_fallocate"):  # not Linux: the sparse file it is
+            return
+        try:
+            os.posix_fallocate(fh.fileno(), 0, nbytes)
+        except OSError as e:
+            if e.errno in (errno.EINVAL, errno.EOPNOTSUPP):  # a filesystem without allocation
+                return
+            raise
 
 
 def random_resized_crop_flip(x: torch.Tensor, gen: torch.Generator,

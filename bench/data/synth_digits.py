@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from bench.data.base import DOMAINS, Domain, cache_dir
+from bench.data.base import DOMAINS, Domain, cache_dir, cache_error
 from bench.data.digits import counts_to_tensor, make_domain, stratified_splits
 
 #: Bump when the rendering code changes in a way PARAMS does not capture.
@@ -164,8 +164,10 @@ def load_or_generate(p: dict = PARAMS) -> tuple[np.ndarray, np.ndarray, Path]:
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, counts=counts, y=y)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):  # a full or read-only cache: the machine's fault, not the cell's
+            raise cache_error(e, f"writing {path}") from None
         raise
     return counts, y, path
 

@@ -19,8 +19,9 @@ from typing import Any, Callable
 
 import torch
 
+from bench.backbones.base import BACKBONES
 from bench.cell.run_cell import cached_domain
-from bench.data import check_domain
+from bench.data import check_cache, check_domain
 from bench.errors import SuiteError
 from bench.plan.cells import Cell, expand, identity_row
 from bench.plan.sharding import parse_shard, shard_cells
@@ -83,9 +84,14 @@ def write_run_record(suite: Suite, results_dir: Path, run_id: str, device: str, 
 
 
 def check_data(cells: list[Cell]) -> None:
-    """Raise :class:`bench.data.DataError` if any domain's data is missing (no decoding)."""
+    """Raise :class:`bench.data.DataError` if any domain's data or backbone's weights file is
+    missing (no decoding). Backbone builders opt in with a ``check(spec)`` attribute."""
     for name in sorted({d for c in cells for d in (c.source_domain, c.target_domain)}):
         check_domain(name)
+    for spec in {c.backbone.model_dump_json(): c.backbone for c in cells}.values():
+        check = getattr(BACKBONES.get(spec.name), "check", None)
+        if check is not None:
+            check(spec)
 
 
 def check_label_budgets(cells: list[Cell]) -> None:
@@ -120,6 +126,7 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
         parse_shard(shard)  # so does a bad --shard
     # the machine first: a bad --device touches nothing and stores nothing
     device = measure.resolve_device(device if device != "auto" else suite.device)
+    check_cache()  # so does an unusable data cache: it would fail every cell that reads data
     prepare_results_dir(results_dir, fresh)
     if suite.threads:
         torch.set_num_threads(suite.threads)

@@ -26,7 +26,8 @@ import time
 from typing import Any, Callable, Iterator
 
 from bench.run.executors.base import Events, RunContext, execute_cell, load_plugins, write_crash_row
-from bench.results import ResultsError
+from bench import errors
+from bench.errors import BenchError
 from bench.plan.cells import Cell
 
 PROGRESS_EVERY_S = 0.1  # progress messages are thinned: a fast CPU step costs less than a send
@@ -84,8 +85,8 @@ def _worker_main(conn: Any, rc: RunContext, parent_pid: int) -> None:
             return
         try:
             row = execute_cell(Cell.model_validate_json(msg), rc, progress=progress, memo=memo)
-        except ResultsError as e:  # the results dir failed (disk full): the run must stop, not retry
-            conn.send(("fatal", str(e)))
+        except BenchError as e:  # a full disk, an unusable cache, bad data: the run stops, no retry
+            conn.send(("fatal", type(e).__name__, str(e)))
             return
         conn.send(("done", row))
 
@@ -118,8 +119,9 @@ class Worker:
                     raise WorkerDied(describe_exit(self.proc.exitcode)) from None
                 if kind == "progress":
                     events.step(*payload)
-                elif kind == "fatal":
-                    raise ResultsError(payload[0])
+                elif kind == "fatal":  # the same error, raised here (its class by name)
+                    cls = getattr(errors, payload[0], BenchError)
+                    raise (cls if isinstance(cls, type) and issubclass(cls, BenchError) else BenchError)(payload[1])
                 else:
                     return payload[0]
             elif not self.proc.is_alive() and not self.conn.poll(0):

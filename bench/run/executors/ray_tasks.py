@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from bench.run.executors.base import Events, RunContext, execute_cell, load_plugins, write_crash_row
+from bench.errors import BenchError
 from bench.results import ResultsError
 from bench.plan.cells import Cell
 
@@ -67,8 +68,8 @@ def run_cells(cells: list[Cell], rc: RunContext, events: Events, address: str | 
                 try:
                     row = ray.get(ref)
                 except rex.RayTaskError as e:  # an exception escaped the cell (e.g. the write)
-                    if isinstance(e.cause, ResultsError):
-                        raise e.cause from None  # a full disk, say: stop, as the other executors do
+                    if isinstance(e.cause, BenchError):  # a full disk, bad data: stop, as the
+                        raise e.cause from None          # other executors do
                     row = write_crash_row(cell, rc, f"Ray task failed: {e}")
                 except rex.OutOfMemoryError as e:  # Ray's memory monitor killed the worker
                     row = write_crash_row(cell, rc, f"out of memory: {e}", status="oom")
