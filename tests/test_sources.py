@@ -307,3 +307,21 @@ def test_real_vlcs_mini_keeps_the_four_shared_classes(real_root):
         assert set(every.tolist()) == {0, 1, 2, 3}
         sizes[domain] = len(every)
     assert sizes == {"caltech": 55 - 9, "labelme": 77, "sun": 55 - 15}  # without the person photos
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (fetched("usps") and fetched("mnist-full")), reason=f"usps and mnist-full not in "
+                    f"{REAL_ROOT} (`bench data fetch usps mnist-full`; $BENCH_DATA moves them)")
+def test_a_real_pair_runs_end_to_end(real_root, tmp_path):
+    """USPS (upsampled to 28 px) -> full MNIST with TLL's LeNet, a few steps: the rows are complete."""
+    from bench.plan.suite import Suite
+    from bench.results import read_results
+    from bench.run.runner import run_suite
+
+    suite = Suite(name="real-pair", backbones=["lenet"], strategies=["source_only"],
+                  pairs=["usps@28 -> mnist-full"], label_budgets=[0], seeds=[0],
+                  source={"steps": 5, "batch_size": 32}, adapt={"steps": 1, "batch_size": 32}, threads=1)
+    run_suite(suite, tmp_path / "r", device="cpu", show_progress=False, executor="inline")
+    (row,) = read_results(tmp_path / "r").itertuples()
+    assert row.status == "ok", row.error
+    assert 0 <= row.target_acc <= 100 and 0 <= row.source_acc_before <= 100
