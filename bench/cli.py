@@ -85,13 +85,17 @@ def main() -> None:
 @click.option("--allow-remote-code", is_flag=True,
               help="Let a backbone's `kwargs: {trust_remote_code: true}` run the Python files of its "
                    "model folder (refused without this flag: a suite is data, not code).")
+@click.option("-o", "--override", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Set a suite field, value as YAML, e.g. -o adapt.steps=50 -o seeds=[0] -o "
+                   "strategies[dann].trials=3. Repeatable; part of the suite the results record.")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
               help="Import MODULE first, here and in every worker (registers out-of-tree strategies, "
                    "backbones or domains). Repeatable.")
 def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dry_run: bool,
         no_progress: bool, executor: str, address: str | None, shard: str | None,
         retry_failed: bool, oom_backoff: bool, gpus: str | None, cells_per_gpu: int, workers: int, estimate: bool,
-        calibrate_dir: Path | None, allow_remote_code: bool, plugins: tuple[str, ...]) -> None:
+        calibrate_dir: Path | None, allow_remote_code: bool, overrides: tuple[str, ...],
+        plugins: tuple[str, ...]) -> None:
     """Run SUITE_FILE: every (backbone, strategy, pair, budget, seed) cell not already finished.
 
     Each finished cell is written at once as <results>/<cell_key>.parquet, so an interrupted run
@@ -104,7 +108,7 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
 
     for module in plugins:
         importlib.import_module(module)
-    suite = load_suite(suite_file, allow_remote_code=allow_remote_code)
+    suite = load_suite(suite_file, allow_remote_code=allow_remote_code, overrides=overrides)
     if allow_remote_code:
         from bench.backbones.base import REMOTE_CODE_ENV
 
@@ -125,7 +129,8 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
     options = _executor_options(executor, address, gpus, cells_per_gpu, workers)
     summary = run_suite(suite, results_dir, device=device, fresh=fresh, show_progress=not no_progress,
                         executor=executor, shard=shard, retry_failed=retry_failed,
-                        oom_backoff=oom_backoff, plugins=plugins, executor_options=options)
+                        oom_backoff=oom_backoff, plugins=plugins, executor_options=options,
+                        overrides=overrides)
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "nothing to run"

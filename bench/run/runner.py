@@ -113,11 +113,12 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
               show_progress: bool = True, on_row: Callable[[dict], None] | None = None,
               executor: str = "inline", shard: str | None = None, retry_failed: bool = False,
               oom_backoff: bool = False, plugins: tuple[str, ...] = (),
-              executor_options: dict | None = None) -> RunSummary:
+              executor_options: dict | None = None, overrides: tuple[str, ...] = ()) -> RunSummary:
     """Run the suite's pending cells into ``results_dir``.
 
     ``executor="inline"`` by default here (a library call stays in its process: debuggers, tests);
-    ``bench run`` defaults to ``process``, which survives hard crashes of a cell.
+    ``bench run`` defaults to ``process``, which survives hard crashes of a cell. ``overrides``
+    (already applied to ``suite``) are recorded in the run record as they were typed.
     """
     results_dir = Path(results_dir)
     run_cells = get_executor(executor)  # an unknown executor fails before anything is touched
@@ -138,7 +139,7 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
     run_id = new_run_id()
     write_run_record(suite, results_dir, run_id, device, len(todo),
                      cells=declared, executor=executor, shard=shard,
-                     retry_failed=retry_failed, oom_backoff=oom_backoff,
+                     retry_failed=retry_failed, oom_backoff=oom_backoff, overrides=list(overrides),
                      **{k: v for k, v in (executor_options or {}).items() if k != "address"})
     summary = RunSummary(run_id, results_dir, total=len(todo) + done, already_done=done,
                          warnings=warnings)
