@@ -13,6 +13,7 @@ from bench.analysis.report import plots, render
 from bench.analysis.report.cd import cd_blocks
 from bench.analysis.report.data import (NOT_OK, apply_filters, groups, higher_is_better, label_methods,
                                         latest, load, snapshot_order)
+from bench.analysis.report.seeds_needed import seeds_blocks
 from bench.analysis.report.sections import aggregate_blocks, rule_title, selection_blocks
 from bench.analysis.report.select import SELECTION_GROUP, describe, read_checkpoints, select
 from bench.analysis.report.stats import CI_METHOD
@@ -58,6 +59,8 @@ def build_report(results: list[str | Path], out: str | Path, metric: str = "targ
             blocks += cd_blocks(out, part, metric, higher_is_better(metric),
                                 f"{backbone}, label budget {budget}, {rule_title(rule)}",
                                 _table_slug(metric, backbone, f"budget-{budget}", rule=rule))
+            blocks += seeds_blocks(out, part, metric, f"{backbone}, label budget {budget}, {rule_title(rule)}",
+                                   _table_slug(metric, backbone, f"budget-{budget}", rule=rule))
             blocks += selection_blocks(out, _raw_rows(everything, part), checkpoints, backbone, budget)
         blocks += transferability_blocks(current, out)  # empty unless rows carry the scores
         blocks += _trend_blocks(out, selected, metric, rule)
