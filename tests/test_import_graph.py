@@ -68,8 +68,9 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-#: the ground floor: small modules any part may import; they import only each other
-GROUND = {"errors", "registry", "results", "extras", "search", "locks"}
+#: the ground floor: small modules any part may import; they import only each other. ``sources``
+#: (the table of fetched data and weights) is here because both the data and backbone families read it
+GROUND = {"errors", "registry", "results", "extras", "search", "locks", "sources"}
 #: the wings and families from the top of the data flow down, and what each may import besides
 #: itself and the ground floor; each wing's ``__init__`` says the same in words. ``analysis`` reads
 #: stored rows only: nothing but the command line imports it, and it imports nothing above the

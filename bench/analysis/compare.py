@@ -223,6 +223,7 @@ def to_markdown(cmp: Comparison, baseline: Path, candidate: Path) -> str:
 def print_table(cmp: Comparison) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console(width=200)
     table = Table(title="bench compare (delta = candidate - baseline)")
@@ -232,14 +233,14 @@ def print_table(cmp: Comparison) -> None:
     for r in cmp.rows.itertuples(index=False):
         d = r._asdict()
         style = "bold red" if d["verdict"] == "REGRESSION" else "green" if d["verdict"] == "improved" else None
-        table.add_row(*[str(d[c]) for c in cols], style=style)
+        table.add_row(*[Text(str(d[c])) for c in cols], style=style)  # data, never rich markup
     console.print(table)
     for n in cmp.notes:
-        console.print(f"note: {n}")
+        console.print(f"note: {n}", markup=False, emoji=False)
     for label, frame in (("missing from the candidate", cmp.missing), ("new in the candidate", cmp.new)):
         if len(frame):
             console.print(f"{len(frame)} cell(s) {label}:")
             for r in frame.itertuples(index=False):
-                console.print("  " + " | ".join(map(str, r)))
+                console.print("  " + " | ".join(map(str, r)), markup=False, emoji=False)
     n = len(cmp.regressions)
     console.print(f"[bold red]{n} regression(s)[/]" if n else "[green]no regression[/]")

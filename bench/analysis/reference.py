@@ -67,4 +67,6 @@ def _column(df: pd.DataFrame, column: str, default: str) -> pd.Series:
 
 
 def _values(df: pd.DataFrame, column: str) -> str:
-    return " / ".join(f"`{v}`" for v in sorted(set(_column(df, column, "n/a"))))
+    from bench.analysis.report.render import md_code  # here: the report package imports this module
+
+    return " / ".join(md_code(v) for v in sorted(set(_column(df, column, "n/a"))))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Sequence
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -18,6 +18,7 @@ from bench.backbones.base import asks_for_remote_code
 from bench.data import DOMAINS
 from bench.errors import SuiteError
 from bench.extras import missing_message
+from bench.plan.overrides import apply_overrides
 from bench.plan.protocol import Protocol, TargetSplit
 from bench.search import merged_space
 from bench.strategies import STRATEGIES
@@ -224,8 +225,9 @@ SuiteLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:tru
                                   list("tTfF"))
 
 
-def load_suite(path: str | Path, allow_remote_code: bool = False) -> Suite:
-    """Read and validate a suite file; any problem becomes a :class:`SuiteError` naming the file.
+def load_suite(path: str | Path, allow_remote_code: bool = False, overrides: Sequence[str] = ()) -> Suite:
+    """Read and validate a suite file, with ``overrides`` (``PATH=VALUE``, see
+    :mod:`bench.plan.overrides`) set in it first; any problem becomes a :class:`SuiteError`.
 
     A backbone with ``kwargs: {trust_remote_code: true}`` would run the Python files of its model
     folder (a suite is data, never code): refused unless ``allow_remote_code``."""
@@ -239,6 +241,7 @@ def load_suite(path: str | Path, allow_remote_code: bool = False) -> Suite:
     if not isinstance(raw, dict):
         raise SuiteError(f"{path}: expected a mapping with keys name, backbones, strategies, pairs, ...")
     raw.setdefault("name", path.stem)
+    raw = apply_overrides(raw, overrides, Suite, SuiteLoader)
     try:
         suite = Suite.model_validate(raw)
     except ValidationError as e:

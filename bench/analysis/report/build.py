@@ -13,6 +13,7 @@ from bench.analysis.report import plots, render
 from bench.analysis.report.cd import cd_blocks
 from bench.analysis.report.data import (NOT_OK, apply_filters, groups, higher_is_better, label_methods,
                                         latest, load, snapshot_order)
+from bench.analysis.report.seeds_needed import seeds_blocks
 from bench.analysis.report.sections import aggregate_blocks, rule_title, selection_blocks
 from bench.analysis.report.select import SELECTION_GROUP, describe, read_checkpoints, select
 from bench.analysis.report.stats import CI_METHOD
@@ -58,6 +59,8 @@ def build_report(results: list[str | Path], out: str | Path, metric: str = "targ
             blocks += cd_blocks(out, part, metric, higher_is_better(metric),
                                 f"{backbone}, label budget {budget}, {rule_title(rule)}",
                                 _table_slug(metric, backbone, f"budget-{budget}", rule=rule))
+            blocks += seeds_blocks(out, part, metric, f"{backbone}, label budget {budget}, {rule_title(rule)}",
+                                   _table_slug(metric, backbone, f"budget-{budget}", rule=rule))
             blocks += selection_blocks(out, _raw_rows(everything, part), checkpoints, backbone, budget)
         blocks += transferability_blocks(current, out)  # empty unless rows carry the scores
         blocks += _trend_blocks(out, selected, metric, rule)
@@ -71,9 +74,9 @@ def build_report(results: list[str | Path], out: str | Path, metric: str = "targ
 
 def _intro(results, df: pd.DataFrame, metric: str) -> str:
     n_snap = df["snapshot"].nunique() if not df.empty else 0
-    return (f"Results: {', '.join(f'`{r}`' for r in results)} ({len(df)} cells in {n_snap} snapshot(s); "
+    return (f"Results: {', '.join(render.md_code(r) for r in results)} ({len(df)} cells in {n_snap} snapshot(s); "
             f"each directory is one snapshot and the tables show the newest one of each cell). "
-            f"Main metric: `{metric}`. Each cell: mean [95% CI] n=seeds that finished ok; "
+            f"Main metric: {render.md_code(metric)}. Each cell: mean [95% CI] n=seeds that finished ok; "
             f"CI: {CI_METHOD}. **Bold**: best in its column. `Avg` and `Avg rank` (1 = best) use only "
             "the pairs where every compared method has a value; failed or missing cells are shown as "
             "such and counted in the status section; methods that do not apply at a budget are "
@@ -102,7 +105,7 @@ def _table_blocks(out: Path, part: pd.DataFrame, metric: str, backbone: str, bud
                        numeric_frame(t), caption)
     blocks = [("h3", caption), ("table", text, bold)]
     if t.note():
-        blocks.append(("p", t.note()))
+        blocks.append(("p", t.note(render.md_text)))
     return blocks
 
 
@@ -144,8 +147,8 @@ def _trend_blocks(out: Path, df: pd.DataFrame, metric: str, rule: str = "last") 
     if len(snaps) < 2:
         return blocks + [("p", "One snapshot only: pass several results directories (e.g. one per "
                                "nightly run) to see each cell's trend.")]
-    blocks.append(("p", f"Snapshots, oldest first: {', '.join(f'`{s}`' for s in snaps)}. Each value: "
-                        f"mean `{metric}` over the seeds that finished ok; `change` = newest minus the "
+    blocks.append(("p", f"Snapshots, oldest first: {', '.join(render.md_code(s) for s in snaps)}. Each value: "
+                        f"mean {render.md_code(metric)} over the seeds that finished ok; `change` = newest minus the "
                         "one before it."))
     ok = df[df["status"] == "ok"]
     for backbone, budget in groups(ok):
@@ -175,12 +178,12 @@ def _last_change(row: pd.Series) -> float:
 def _status_blocks(df: pd.DataFrame) -> list[tuple]:
     counts = df["status"].value_counts().to_dict()
     blocks: list[tuple] = [("h2", "Cell status"),
-                           ("p", ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))]
+                           ("p", ", ".join(f"{render.md_text(k)}: {v}" for k, v in sorted(counts.items())))]
     skipped = df[df["status"] == "skipped"]
     if not skipped.empty:
         per = skipped.groupby(["method", "label_budget"]).size()
         blocks.append(("p", "Skipped by design (not applicable): " + "; ".join(
-            f"{m} at budget {b} ({n} cells)" for (m, b), n in per.items())))
+            f"{render.md_text(m)} at budget {render.md_text(b)} ({n} cells)" for (m, b), n in per.items())))
     bad = df[df["status"].isin(NOT_OK)]
     if not bad.empty:
         rows = bad[["backbone", "method", "pair", "label_budget", "seed", "status", "error"]].copy()

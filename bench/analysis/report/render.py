@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,19 +26,49 @@ h2{border-bottom:2px solid #ccc;padding-bottom:.2em;margin-top:2em}
 """
 
 
+#: Markdown's inline syntax (GitHub's included: tables, strikethrough, math), backslash-escaped in
+#: data; ``_`` only where it could open or close emphasis (``full_finetune`` stays as it is), ``]``
+#: only where a link or image would follow (``62.0 [60.1, 63.2]`` stays as it is: a bracket alone
+#: is a link only with a reference definition, and data never starts a line to define one)
+_MD_SPECIAL = re.compile(r"[\\`*<|~$&]|\](?=[(\[:])|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+#: a backslash escape or a code span in a note, read before anything else as CommonMark does
+_MD_LITERAL = re.compile(r"\\([!-/:-@\[-`{-~])|`([^`]+)`")
+
+
+def md_text(value) -> str:
+    """``value`` (a label, a pair, a path: data) as Markdown that shows it literally: one line, every
+    character that Markdown or a table would read as syntax backslash-escaped."""
+    one_line = " ".join(str(value).splitlines())  # a newline would end the heading or the table row
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), one_line)
+
+
+def md_code(value) -> str:
+    """``value`` as a code span (literal by construction); a backtick in it becomes ``'`` so it
+    cannot close the span early."""
+    return "`" + " ".join(str(value).splitlines()).replace("`", "'") + "`"
+
+
 def markdown(blocks: list[tuple]) -> str:
+    """Headings and table cells are data and escaped here; a ``p`` block is Markdown already (its
+    authors escape the data in it with ``md_text`` / ``md_code``)."""
     out = []
     for b in blocks:
         kind = b[0]
         if kind in ("h1", "h2", "h3"):
-            out += ["#" * int(kind[1]) + " " + b[1], ""]
+            out += ["#" * int(kind[1]) + " " + md_text(b[1]), ""]
         elif kind == "p":
             out += [b[1], ""]
         elif kind == "table":
             text, bold = b[1], b[2]
             shown = text.copy()
             for j, c in enumerate(shown.columns):
-                shown[c] = [f"**{v}**" if bold.iat[k, j] else v for k, v in enumerate(shown[c])]
+                shown[c] = [f"**{md_text(v)}**" if bold.iat[k, j] else md_text(v) for k, v in enumerate(shown[c])]
+            shown.columns = [md_text(c) for c in shown.columns]
+            names = [None if n is None else md_text(n) for n in shown.index.names]
+            if isinstance(shown.index, pd.MultiIndex):
+                shown.index = pd.MultiIndex.from_tuples([tuple(map(md_text, i)) for i in shown.index], names=names)
+            else:
+                shown.index = pd.Index([md_text(i) for i in shown.index], name=names[0])
             out += [shown.to_markdown(disable_numparse=True), ""]
         # images live in index.html only: a CI summary cannot show local files
     return "\n".join(out).rstrip() + "\n"
@@ -79,12 +110,28 @@ def html_page(blocks: list[tuple], title: str) -> str:
 
 
 def _inline(text: str) -> str:
-    """Markdown's `code` and **bold** in notes, as HTML."""
-    import re
+    """Markdown's backslash escapes, `code` and **bold** in notes, as HTML (escaped data stays text)."""
+    literal: list[str] = []
 
-    t = html.escape(text)
-    t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", t)
+    def keep(m: re.Match) -> str:
+        literal.append(html.escape(m.group(1)) if m.group(1) else f"<code>{html.escape(m.group(2))}</code>")
+        return f"\0{len(literal) - 1}\0"
+
+    t = html.escape(_MD_LITERAL.sub(keep, text.replace("\0", "")))
+    t = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", t)
+    return re.sub("\0(\\d+)\0", lambda m: literal[int(m.group(1))], t)
+
+
+#: LaTeX's special characters (the set pandas' ``escape="latex"`` handles in the cells)
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+        "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_TEX_SPECIAL = re.compile("|".join(map(re.escape, _TEX)))
+
+
+def tex_text(value) -> str:
+    """``value`` as LaTeX text that typesets literally: no command, no column, no comment; one line
+    (a blank line would end the paragraph inside a caption)."""
+    return _TEX_SPECIAL.sub(lambda m: _TEX[m.group(0)], " ".join(str(value).splitlines()))
 
 
 def latex(text: pd.DataFrame, bold: pd.DataFrame, caption: str) -> str:
@@ -99,7 +146,7 @@ def latex(text: pd.DataFrame, bold: pd.DataFrame, caption: str) -> str:
     css = pd.DataFrame(np.where(mask.to_numpy(dtype=bool), "font-weight: bold", ""), index=frame.index,
                        columns=frame.columns)
     styler = styler.apply(lambda _: css, axis=None)
-    return styler.to_latex(hrules=True, convert_css=True, caption=caption.replace("_", r"\_"),
+    return styler.to_latex(hrules=True, convert_css=True, caption=tex_text(caption),
                            column_format="l" + "r" * (len(frame.columns) - 1))
 
 

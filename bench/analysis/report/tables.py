@@ -36,18 +36,19 @@ class MetricTable:
     def higher_better(self) -> bool:
         return higher_is_better(self.metric)
 
-    def note(self) -> str:
+    def note(self, name=str) -> str:
+        """What the table leaves out and why; ``name`` writes a method or pair (Markdown escaping)."""
         parts = []
         left_out = [p for p in self.pairs if p not in self.complete_pairs]
         if left_out:
             parts.append(f"{AVG} and rank over {len(self.complete_pairs)} of {len(self.pairs)} pairs "
-                         f"(left out, some method lacks a value: {', '.join(left_out)})")
+                         f"(left out, some method lacks a value: {', '.join(map(name, left_out))})")
         no_value = [m for m in self.methods if m not in self.avg]
         if no_value:
-            parts.append(f"no {AVG}/rank for {', '.join(no_value)} (no ok result)")
+            parts.append(f"no {AVG}/rank for {', '.join(map(name, no_value))} (no ok result)")
         if self.not_applicable:
             parts.append("not applicable here, skipped by design (reasons in the status section): "
-                         + ", ".join(self.not_applicable))
+                         + ", ".join(map(name, self.not_applicable)))
         return "; ".join(parts)
 
 
