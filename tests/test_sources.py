@@ -325,3 +325,35 @@ def test_a_real_pair_runs_end_to_end(real_root, tmp_path):
     (row,) = read_results(tmp_path / "r").itertuples()
     assert row.status == "ok", row.error
     assert 0 <= row.target_acc <= 100 and 0 <= row.source_acc_before <= 100
+
+
+def test_vader_reader_on_a_tiny_archive_in_the_papers_layout(tmp_path):
+    from bench.data.vader_reviews import read_ground_truth
+
+    text = "1\t2.5\tloved it, really\r\n2\t-0.2\tit is a phone\r\n3\t-3.1\tawful\tand tabbed\r\n"
+    archive = tmp_path / "h.tar.gz"
+    with tarfile.open(archive, "w:gz") as t:
+        info = tarfile.TarInfo("hutto_ICWSM_2014/tweets_GroundTruth.txt")
+        info.size = len(text.encode())
+        t.addfile(info, io.BytesIO(text.encode()))
+    texts, ratings = read_ground_truth(archive, "tweets")
+    assert texts == ["loved it, really", "it is a phone", "awful\tand tabbed"]
+    assert ratings.tolist() == [2.5, -0.2, -3.1]
+    with pytest.raises(DataError, match="bench data fetch vader-reviews"):
+        read_ground_truth(archive, "nyt")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not fetched("vader-reviews"), reason=f"vader-reviews not in {REAL_ROOT} "
+                    "(`bench data fetch vader-reviews` puts it there; $BENCH_DATA moves it)")
+def test_real_vader_domains_count_the_papers_texts(real_root):
+    from bench.data import load_domain
+    from bench.data.vader_reviews import FILES, NEUTRAL, read_ground_truth
+
+    archive = source_file("vader-reviews", "hutto_ICWSM_2014.tar.gz")
+    published = {"tweets": 4200, "movies": 10605, "amazon": 3708, "nyt": 5190}
+    for domain in FILES:
+        texts, ratings = read_ground_truth(archive, domain)
+        assert len(texts) == published[domain] and np.abs(ratings).max() <= 4
+        d = load_domain(f"vader/{domain}")
+        assert d.modality == "text" and len(d.train) + len(d.val) + len(d.test) == int((abs(ratings) > NEUTRAL).sum())

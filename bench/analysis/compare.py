@@ -24,7 +24,7 @@ other than ``last`` cells match without ``hparams``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -133,8 +133,12 @@ def judge(chk: Check, base_values, cand_values, count: bool = True,
 
 
 def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = None,
-            strict_hardware: bool = False, rule: str = "last") -> Comparison:
-    """Compare two results directories cell by cell, both sides selected by ``rule``."""
+            strict_hardware: bool = False, rule: str = "last",
+            cell_thresholds: dict[tuple, float] | None = None) -> Comparison:
+    """Compare two results directories cell by cell, both sides selected by ``rule``.
+
+    ``cell_thresholds``: (cell key, metric) -> threshold, calibrated on an A/A pair
+    (``bench.analysis.noise.calibrate``); it replaces the metric's fixed threshold for those cells."""
     thresholds = thresholds or checks()
     base, cand = _load(Path(baseline), rule), _load(Path(candidate), rule)
     hw_b, hw_c = set(base["device_name"].dropna()), set(cand["device_name"].dropna())
@@ -177,6 +181,8 @@ def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = No
                          "threshold": "", "verdict": "REGRESSION"})
             continue
         for chk in thresholds:
+            if cell_thresholds and (key, chk.metric) in cell_thresholds:
+                chk = replace(chk, threshold=cell_thresholds[(key, chk.metric)])
             count = not chk.is_cost or same_hw or strict_hardware
             d, verdict = judge(chk, b_ok[chk.metric], c_ok[chk.metric], count)
             unit = "%" if chk.relative else ""

@@ -246,7 +246,27 @@ def _known(registry: Any, name: str) -> None:
 class SuiteLoader(yaml.SafeLoader):
     """YAML 1.2 booleans: only ``true`` / ``false``. PyYAML's YAML 1.1 default reads ``off``, ``no``,
     ``on``, ``yes`` as booleans, so ``name: off`` (a perfectly good suite or strategy name) became
-    ``false``; here they stay strings."""
+    ``false``; here they stay strings. A key twice in one mapping is an error (PyYAML keeps the
+    last one silently, so the first setting would be ignored without a word)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise DuplicateKey(key, seen[key], line)
+                seen[key] = line
+            except TypeError:  # an unhashable key: PyYAML's own message says so
+                break
+        return super().construct_mapping(node, deep)
+
+
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key, first: int, again: int):
+        super().__init__(f"key {key!r} is given twice in one mapping (lines {first} and {again}); "
+                         "keep one of them")
 
 
 SuiteLoader.yaml_implicit_resolvers = {
@@ -264,11 +284,18 @@ def load_suite(path: str | Path, allow_remote_code: bool = False, overrides: Seq
     folder (a suite is data, never code): refused unless ``allow_remote_code``."""
     path = Path(path)
     try:
-        raw = yaml.load(path.read_text(), Loader=SuiteLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(path.read_bytes().decode("utf-8"), Loader=SuiteLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise SuiteError(f"suite file {path} does not exist (suites live in suites/*.yaml)") from None
+    except UnicodeDecodeError as e:
+        raise SuiteError(f"{path} is not a text suite: byte {e.start} is not UTF-8 (a suite is a "
+                         "YAML text file in UTF-8)") from None
+    except OSError as e:
+        raise SuiteError(f"suite file {path} cannot be read: {e.strerror or e}") from None
+    except DuplicateKey as e:
+        raise SuiteError(f"{path}: {e}") from None
     except yaml.YAMLError as e:
-        raise SuiteError(f"{path} is not valid YAML: {e}") from None
+        raise SuiteError(f"{path} is not valid YAML: {' '.join(str(e).split())}") from None  # one line
     if not isinstance(raw, dict):
         raise SuiteError(f"{path}: expected a mapping with keys name, backbones, strategies, pairs, ...")
     raw.setdefault("name", path.stem)
