@@ -44,6 +44,11 @@ def test_a_domain_named_twice_or_a_one_domain_list_is_refused(bad):
         suite([bad])
 
 
+def test_one_source_equal_to_the_target_is_the_no_shift_control():
+    (p,) = suite(["moons -> moons"]).pairs
+    assert (p.sources, p.target) == (["moons"], "moons")
+
+
 def test_pooled_domain_keeps_each_examples_domain_index():
     pooled = load_domain("moons+moons-rot/30")
     parts = [load_domain(d) for d in ("moons", "moons-rot/30")]

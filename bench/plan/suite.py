@@ -231,9 +231,12 @@ class Suite(BaseModel):
         for p in value:
             for d in (*p.sources, p.target):
                 _known(DOMAINS, d)
-            if p.target in p.sources or len(set(p.sources)) < len(p.sources):
-                raise ValueError(f"pair {p.label}: a domain is named twice (the target may not be a "
-                                 "source, nor a source listed twice)")
+            # one source equal to the target is the no-shift control (`digits -> digits`); with
+            # several sources the target must be held out, and no source may count twice
+            multi = len(p.sources) > 1
+            if (multi and p.target in p.sources) or len(set(p.sources)) < len(p.sources):
+                raise ValueError(f"pair {p.label}: a domain is named twice (with several sources the "
+                                 "target may not be one of them, nor a source listed twice)")
         return value
 
 
