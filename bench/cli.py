@@ -370,9 +370,12 @@ def leaderboard(results: tuple[Path, ...], out: Path | None, rules: tuple[str, .
 @click.option("--select", "rule", default="last", show_default=True, metavar="RULE",
               help="Model-selection rule applied to BOTH sides before comparing (see `bench report "
                    "--select help`); last = trial 0's recorded rows.")
+@click.option("--calibrate", "aa", type=click.Path(exists=True, file_okay=False, path_type=Path), multiple=True,
+              help="Another run of BASELINE's code (an A/A pair, `make ci-noise`): per-cell thresholds = "
+                   "max(floor, 3 x the measured same-code spread) replace the fixed ones. Repeatable.")
 def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_threshold: float,
             forgetting_threshold: float, throughput_threshold: float, memory_threshold: float,
-            strict_hardware: bool, rule: str) -> None:
+            strict_hardware: bool, rule: str, aa: tuple[Path, ...]) -> None:
     """Compare CANDIDATE results with BASELINE results, cell by cell, metric by metric.
 
     Cells match by (backbone, strategy, hparams, pair, label budget); their seeds give the noise.
@@ -384,11 +387,13 @@ def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_thr
     Exit codes: 0 no regression, 1 regression, 2 could not compare.
     """
     from bench.analysis import compare as cmp_mod
+    from bench.analysis.noise import calibrate
 
     try:
+        cal = calibrate([(baseline, other) for other in aa], rule) if aa else None
         result = cmp_mod.compare(baseline, candidate, cmp_mod.checks(
             acc_threshold, forgetting_threshold, throughput_threshold, memory_threshold),
-            strict_hardware=strict_hardware, rule=rule)
+            strict_hardware=strict_hardware, rule=rule, cell_thresholds=cal)
     except cmp_mod.CompareError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)

@@ -120,3 +120,36 @@ def test_progress_prints_names_and_errors_literally():
                        "target_domain": "t", "seed": 0, "error": "boom [/red] :smile:"})
     out = buf.getvalue()
     assert f"x[/y] on {RICH}->t seed 0: boom [/red] :smile:" in out
+
+
+# ---- $ in figure labels: text, never mathtext -------------------------------------------------------
+def test_figures_draw_labels_with_dollars_as_written(tmp_path):
+    """``$\\nocommand$`` would be mathtext (a ValueError when drawn: unknown symbol) and ``$x$`` an
+    italic x. Every figure of the report, the critical-difference diagram included, draws them as
+    written: the report builds, and each name in the diagram is as wide as the same characters
+    drawn with mathtext off."""
+    from bench.analysis.report.cd import block_table, cd_test, diagram
+
+    label = r"cnn $\nocommand$"
+    methods = [r"m $\nocommand$", "m $x$", "source_only"]
+    rows = [row(m, p, s, 50.0 + 5 * i + s + j, backbone=label, day=d, train_sps=1000.0 + i)
+            for d in (0, 1) for i, m in enumerate(methods) for j, p in enumerate(["a$1$->b", "c->d"])
+            for s in range(3)]
+    dirs = [write(tmp_path / f"n{d}$x$", [r for r in rows if r["run_id"] == f"run-{d}"]) for d in (0, 1)]
+    build_report(dirs, tmp_path / "rep")
+    pngs = {p.name.split("__")[0] for p in (tmp_path / "rep" / "plots").glob("*.png")}
+    assert {"cd", "pareto", "bars", "trend", "forgetting_gain"} <= pngs
+
+    from bench.analysis.report.data import load
+
+    newest = load([dirs[1]]).assign(method=lambda f: f["strategy"])
+    fig = diagram(cd_test(block_table(newest, "target_acc")), label)
+    renderer = fig.canvas.get_renderer()
+    drawn = {t.get_text(): t for t in fig.findobj(lambda a: hasattr(a, "get_parse_math")) if "$" in t.get_text()}
+    assert len(drawn) >= 3   # both methods and the title
+    ax = fig.axes[0]
+    for name in methods[:2] + [label]:   # the diagram writes "name (rank)"
+        text, shown = next((text, t) for text, t in drawn.items() if name in text.replace("\\$", "$"))
+        plain = ax.text(0, 0, text.replace("\\$", "$"), fontproperties=shown.get_fontproperties(),
+                        parse_math=False)
+        assert shown.get_window_extent(renderer).width == pytest.approx(plain.get_window_extent(renderer).width)
