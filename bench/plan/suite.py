@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bench.backbones import BACKBONES, BackboneSpec
 from bench.backbones.base import asks_for_remote_code
 from bench.data import DOMAINS
+from bench.data.base import SOURCES_SEP, domain_parts
 from bench.errors import SuiteError
 from bench.extras import missing_message
 from bench.plan.overrides import apply_overrides
@@ -73,6 +74,9 @@ def check_budgets(value: list[Budget]) -> list[Budget]:
 
 
 class Pair(BaseModel):
+    """A source (one domain, or several joined by ``+``: pooled, batches balanced over them) and a
+    target domain."""
+
     model_config = ConfigDict(frozen=True)
 
     source: str
@@ -81,6 +85,38 @@ class Pair(BaseModel):
     @property
     def label(self) -> str:
         return f"{self.source}->{self.target}"
+
+    @property
+    def sources(self) -> list[str]:
+        return domain_parts(self.source)
+
+
+def parse_pair(item: Any) -> list[Any]:
+    """One entry of ``pairs`` as the pair mappings it stands for.
+
+    ``"a -> t"``; ``"a, b, c -> t"`` or ``"a + b + c -> t"`` (several sources, pooled);
+    ``{source: a, target: t}``; ``{sources: [a, b], target: t}``; ``{leave_one_out: [a, b, c]}``
+    (DomainBed's protocol: each domain in turn is the target, the others the sources, in order)."""
+    if isinstance(item, str):
+        if "->" not in item:
+            raise ValueError(f"pair {item!r} must look like 'source -> target' or 'a, b -> target'")
+        src, tgt = (s.strip() for s in item.split("->", 1))
+        return [{"source": _joined(src.replace(",", SOURCES_SEP).split(SOURCES_SEP)), "target": tgt}]
+    if isinstance(item, dict) and "leave_one_out" in item:
+        names = item["leave_one_out"]
+        if set(item) != {"leave_one_out"} or not isinstance(names, list) or len(names) < 2:
+            raise ValueError("leave_one_out takes a list of at least two domains and nothing beside it")
+        return [{"source": _joined([n for n in names if n != held]), "target": held} for held in names]
+    if isinstance(item, dict) and "sources" in item:
+        rest = {k: v for k, v in item.items() if k != "sources"}
+        if not isinstance(item["sources"], list) or not item["sources"]:
+            raise ValueError("sources takes a list of domain names")
+        return [{**rest, "source": _joined(item["sources"])}]
+    return [item]
+
+
+def _joined(names: list[Any]) -> str:
+    return SOURCES_SEP.join(str(n).strip() for n in names)
 
 
 class Suite(BaseModel):
@@ -130,15 +166,7 @@ class Suite(BaseModel):
     @field_validator("pairs", mode="before")
     @classmethod
     def _parse_pairs(cls, value: Any) -> Any:
-        out = []
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, str):
-                if "->" not in item:
-                    raise ValueError(f"pair {item!r} must look like 'source -> target'")
-                src, tgt = (s.strip() for s in item.split("->", 1))
-                item = {"source": src, "target": tgt}
-            out.append(item)
-        return out
+        return [pair for item in (value if isinstance(value, list) else [value]) for pair in parse_pair(item)]
 
     @field_validator("backbones", "strategies", mode="before")
     @classmethod
@@ -201,8 +229,14 @@ class Suite(BaseModel):
     @classmethod
     def _domains_exist(cls, value: list[Pair]) -> list[Pair]:
         for p in value:
-            for d in (p.source, p.target):
+            for d in (*p.sources, p.target):
                 _known(DOMAINS, d)
+            # one source equal to the target is the no-shift control (`digits -> digits`); with
+            # several sources the target must be held out, and no source may count twice
+            multi = len(p.sources) > 1
+            if (multi and p.target in p.sources) or len(set(p.sources)) < len(p.sources):
+                raise ValueError(f"pair {p.label}: a domain is named twice (with several sources the "
+                                 "target may not be one of them, nor a source listed twice)")
         return value
 
 
