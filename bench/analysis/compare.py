@@ -24,7 +24,7 @@ other than ``last`` cells match without ``hparams``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,14 @@ DEFAULT_THRESHOLDS = {"accuracy": 2.0, "forgetting": 2.0, "throughput": 25.0, "m
 
 
 def checks(accuracy=2.0, forgetting=2.0, throughput=25.0, memory=10.0) -> list[Check]:
+    """The gate's checks; a threshold must be a finite number >= 0 (``nan`` would make every
+    comparison false, so a 10-point drop would pass; a negative one flags every change)."""
+    given = {"--acc-threshold": accuracy, "--forgetting-threshold": forgetting,
+             "--throughput-threshold": throughput, "--memory-threshold": memory}
+    for option, value in given.items():
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise CompareError(f"{option} {value} is not a finite number >= 0; give the tolerated "
+                               "change, e.g. 2")
     return [Check("target_acc", accuracy, False, True, False),
             Check("forgetting", forgetting, False, False, False),
             Check("train_samples_per_s", throughput, True, True, True),
@@ -84,6 +92,7 @@ def _load(path: Path, rule: str = "last") -> pd.DataFrame:
     if df.empty:
         raise CompareError(f"{path} holds no results; run a suite into it first "
                            "(bench run SUITE --results DIR)")
+    _check_core(df, path)
     df["label_budget"] = df["label_budget"].astype(str)
     # rows written before protocol_hash existed: their protocol is unknown, not "the same"
     df["protocol_hash"] = df["protocol_hash"].fillna("").replace("", "unknown")
@@ -94,6 +103,30 @@ def _load(path: Path, rule: str = "last") -> pd.DataFrame:
     df["pair"] = df["source_domain"] + "->" + df["target_domain"]
     df["hparams"] = df["hparams"].fillna("{}") if rule == "last" else f"(selected by {rule})"
     return df[df["status"] != "skipped"]
+
+
+#: what a comparison cannot do without: a result file lacking one (it reads as null) is no baseline
+CORE = ["status", "target_acc", "backbone", "strategy", "source_domain", "target_domain", "label_budget"]
+
+
+def _check_core(df: pd.DataFrame, path: Path) -> None:
+    """Refuse (CompareError) a side without the core columns, or whose metrics are not numbers.
+
+    ``target_acc`` stored as text is refused rather than parsed: the harness writes float64, so
+    text means the file came from elsewhere or was edited, and a gate must not guess at it."""
+    # a column no file has reads as all-null objects; all-NaN floats are present (judged per row)
+    empty = [c for c in CORE if df[c].isna().all() and not pd.api.types.is_float_dtype(df[c])]
+    if empty:
+        raise CompareError(f"{path}: column(s) {', '.join(empty)} missing or empty in every result "
+                           "file; these are not bench results a CI gate can compare (rerun the suite)")
+    for c in ["target_acc"] + [m for m in ("forgetting", "train_samples_per_s", "infer_samples_per_s",
+                                           "peak_mem_allocated_bytes") if m in df.columns]:
+        values = df[c].dropna()
+        if len(values) and not (pd.api.types.is_numeric_dtype(values)
+                                and not pd.api.types.is_bool_dtype(values)):
+            raise CompareError(f"{path}: column {c} holds {values.map(type).iloc[0].__name__} values, "
+                               "not numbers; these result files were not written by bench run "
+                               "(rerun the suite)")
 
 
 def _verdict(c: Check, d, count: bool) -> str:
@@ -133,8 +166,12 @@ def judge(chk: Check, base_values, cand_values, count: bool = True,
 
 
 def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = None,
-            strict_hardware: bool = False, rule: str = "last") -> Comparison:
-    """Compare two results directories cell by cell, both sides selected by ``rule``."""
+            strict_hardware: bool = False, rule: str = "last",
+            cell_thresholds: dict[tuple, float] | None = None) -> Comparison:
+    """Compare two results directories cell by cell, both sides selected by ``rule``.
+
+    ``cell_thresholds``: (cell key, metric) -> threshold, calibrated on an A/A pair
+    (``bench.analysis.noise.calibrate``); it replaces the metric's fixed threshold for those cells."""
     thresholds = thresholds or checks()
     base, cand = _load(Path(baseline), rule), _load(Path(candidate), rule)
     hw_b, hw_c = set(base["device_name"].dropna()), set(cand["device_name"].dropna())
@@ -176,7 +213,15 @@ def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = No
                          "seeds": f"{len(b_ok)}/0",
                          "threshold": "", "verdict": "REGRESSION"})
             continue
+        no_acc = int(c_ok["target_acc"].isna().sum())
+        if no_acc:  # "ok" with no accuracy is a broken result, never "no values, no regression"
+            rows.append({**ident, "metric": "target_acc", "baseline": _fmt(b_ok["target_acc"].mean(), checks()[0]),
+                         "candidate": f"{no_acc} ok row(s) without a value", "delta": "", "ci": "",
+                         "seeds": f"{len(b_ok)}/{len(c_ok)}", "threshold": "", "verdict": "REGRESSION"})
+            continue
         for chk in thresholds:
+            if cell_thresholds and (key, chk.metric) in cell_thresholds:
+                chk = replace(chk, threshold=cell_thresholds[(key, chk.metric)])
             count = not chk.is_cost or same_hw or strict_hardware
             d, verdict = judge(chk, b_ok[chk.metric], c_ok[chk.metric], count)
             unit = "%" if chk.relative else ""
@@ -223,6 +268,7 @@ def to_markdown(cmp: Comparison, baseline: Path, candidate: Path) -> str:
 def print_table(cmp: Comparison) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console(width=200)
     table = Table(title="bench compare (delta = candidate - baseline)")
@@ -232,14 +278,14 @@ def print_table(cmp: Comparison) -> None:
     for r in cmp.rows.itertuples(index=False):
         d = r._asdict()
         style = "bold red" if d["verdict"] == "REGRESSION" else "green" if d["verdict"] == "improved" else None
-        table.add_row(*[str(d[c]) for c in cols], style=style)
+        table.add_row(*[Text(str(d[c])) for c in cols], style=style)  # data, never rich markup
     console.print(table)
     for n in cmp.notes:
-        console.print(f"note: {n}")
+        console.print(f"note: {n}", markup=False, emoji=False)
     for label, frame in (("missing from the candidate", cmp.missing), ("new in the candidate", cmp.new)):
         if len(frame):
             console.print(f"{len(frame)} cell(s) {label}:")
             for r in frame.itertuples(index=False):
-                console.print("  " + " | ".join(map(str, r)))
+                console.print("  " + " | ".join(map(str, r)), markup=False, emoji=False)
     n = len(cmp.regressions)
     console.print(f"[bold red]{n} regression(s)[/]" if n else "[green]no regression[/]")

@@ -28,7 +28,7 @@ import torch
 from bench.train import measure
 from bench.backbones import BACKBONES, count_params
 from bench.cell.checkpoints import CheckpointRecorder, checkpoint_steps
-from bench.data.base import Domain, Split, load_domain
+from bench.data.base import Domain, Split, load_domain, take
 from bench.data.budget import budget_indices, carve_validation
 from bench.errors import BenchError
 from bench.results import disk_full, disk_full_error, new_row
@@ -50,8 +50,9 @@ ProgressFn = Callable[[str, int, int], None]  # (stage, step, total)
 
 @functools.lru_cache(maxsize=16)
 def cached_domain(name: str) -> Domain:
-    """Domains are deterministic, so one process builds each once and shares it between cells."""
-    return load_domain(name)
+    """Domains are deterministic, so one process builds each once and shares it between cells
+    (the parts of a multi-source name too: leave-one-domain-out reuses each in several cells)."""
+    return load_domain(name, cached_domain)
 
 
 def run_cell(cell: Cell, results_dir: str | Path, run_id: str = "", device: str = "cpu",
@@ -229,13 +230,15 @@ def _transferability(s: Setting, model: Any, meta: dict, labeled_idx: Any) -> Tr
 def _build_strategy(s: Setting, model: Any, meta: dict, labeled_idx: Any) -> tuple[Strategy, AdaptContext, Any]:
     """The strategy and all it may see: target-train labels only within the budget, less what
     target_val carves out of it for validation (returned: those held-out positions)."""
-    cell, target = s.cell, s.target
+    cell, target, target_x = s.cell, s.target, s.target_x
     labeled_idx, held_idx = carve_validation(target.train.y, labeled_idx, cell.target_val, cell.seed)
+    if not s.strategy_cls.sees_target:  # held out (domain generalization): nothing of the target
+        labeled_idx, target_x = labeled_idx[:0], take(target_x, torch.arange(0))
     hp = s.strategy_cls.Hparams(**cell.hparams)
     steps = s.strategy_cls.total_steps(hp, cell.adapt.steps) if s.strategy_cls.trains else 0
     ctx = AdaptContext(
         source_train=s.source.train, source_val=s.source.val, target_labeled=target.train.take(labeled_idx),
-        target_labeled_idx=labeled_idx, target_unlabeled_x=s.target_x,
+        target_labeled_idx=labeled_idx, target_unlabeled_x=target_x,
         num_classes=target.num_classes, config=cell.adapt, steps=steps, seed=cell.seed,
         device=s.device,
         initial_model=lambda: place_model(initial_model(cell, s.source), cell.backbone, s.device, compile=False),

@@ -32,12 +32,16 @@ class Split:
     #: training-batch augmentation ``augment(x_batch_on_device, generator) -> x_batch``; only the
     #: samplers of training batches apply it (never evaluation), see ``Sampler``
     augment: Callable[[Any, torch.Generator], Any] | None = None
+    #: int64 ``[N]``: which source domain each example came from, in a pooled multi-source split
+    #: (:func:`pool_domains`); None for a single domain
+    domain: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
     def take(self, idx: torch.Tensor) -> "Split":
-        return Split(take(self.x, idx), self.y[idx], self.augment)
+        return Split(take(self.x, idx), self.y[idx], self.augment,
+                     None if self.domain is None else self.domain[idx])
 
 
 def take(x: Any, idx: torch.Tensor) -> Any:
@@ -88,20 +92,57 @@ class Domain:
 
 
 
+#: joins the domains of a multi-source name: ``"rmnist/0+rmnist/15"`` is both, pooled
+SOURCES_SEP = "+"
+
+
+def domain_parts(name: str) -> list[str]:
+    """The single domains a (possibly multi-source) domain name pools, in order."""
+    return [part.strip() for part in name.split(SOURCES_SEP)]
+
+
 def check_domain(name: str) -> None:
     """Cheap pre-flight check that ``name``'s data is in place (no decoding), so a run fails before
     its first cell rather than half-way. Builders opt in with a ``check(name)`` attribute."""
-    check = getattr(DOMAINS.get(name), "check", None)
-    if check is not None:
-        check(name)
+    for part in domain_parts(name):
+        check = getattr(DOMAINS.get(part), "check", None)
+        if check is not None:
+            check(part)
 
 
-def load_domain(name: str) -> Domain:
-    """Build (or read from the cache) the domain called ``name``; unknown names say what exists."""
+def load_domain(name: str, load_part: Callable[[str], "Domain"] | None = None) -> Domain:
+    """Build (or read from the cache) the domain called ``name``; unknown names say what exists.
+    A multi-source name (``a+b+c``) pools its parts, each built by ``load_part`` (default: this)."""
+    parts = domain_parts(name)
+    if len(parts) > 1:
+        return pool_domains(name, [(load_part or load_domain)(p) for p in parts])
     domain = DOMAINS.get(name)(name)
     if domain.name != name:
         raise RuntimeError(f"domain builder for {name!r} returned a domain named {domain.name!r}")
     return domain
+
+
+def pool_domains(name: str, domains: list[Domain]) -> Domain:
+    """Several source domains as one: each split is the parts' splits concatenated in order, and
+    ``Split.domain`` holds each example's part index (0 for the first named, ...), so samplers can
+    balance batches over domains and strategies can see where each example came from. The parts
+    must share a label set, a modality and (images) an input shape."""
+    first = domains[0]
+    for d in domains[1:]:
+        if d.classes != first.classes or d.modality != first.modality or d.input_shape != first.input_shape:
+            raise DataError(f"{name}: {d.name} and {first.name} cannot be pooled (label sets, modality or "
+                            f"input shapes differ: {d.input_shape} vs {first.input_shape}); name source "
+                            "domains of one dataset at one size")
+
+    def pooled(splits: list[Split]) -> Split:
+        xs = [s.x for s in splits]
+        x = torch.cat(xs) if isinstance(xs[0], torch.Tensor) else [item for part in xs for item in part]
+        dom = torch.cat([torch.full((len(s),), i, dtype=torch.long) for i, s in enumerate(splits)])
+        return Split(x, torch.cat([s.y for s in splits]), splits[0].augment, dom)
+
+    return Domain(name, first.modality, list(first.classes), pooled([d.train for d in domains]),
+                  pooled([d.val for d in domains]), pooled([d.test for d in domains]),
+                  info={"sources": [d.name for d in domains]})
 
 
 #: the pre-flight probe writes this much into the cache: less room than this is no room

@@ -145,7 +145,9 @@ class ImageDataset:
              classes: list[str] | None = None) -> list[Item]:
         """``folder/<class>/<image>`` for exactly these classes (labels in class order)."""
         classes = self.classes if classes is None else classes
-        found = sorted(d.name for d in folder.iterdir() if d.is_dir()) if folder.is_dir() else []
+        # dot entries (.git, .ipynb_checkpoints, macOS's .Trashes) are no classes, as in class listings
+        found = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")) \
+            if folder.is_dir() else []
         missing = [c for c in classes if c not in found]
         extra = [d for d in found if d not in classes]
         if missing or extra or not classes:

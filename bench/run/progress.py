@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Column
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -14,7 +15,7 @@ class SuiteProgress:
         self.console = console or Console(stderr=True)
         self.progress = Progress(
             TextColumn("{task.description:<8}"), BarColumn(bar_width=30), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("[dim]{task.fields[cell]}", table_column=Column(no_wrap=True, ratio=1,
+            TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[cell]}", style="dim", markup=False, table_column=Column(no_wrap=True, ratio=1,
                                                                         overflow="ellipsis")),
             console=self.console,
             disable=not self.enabled, transient=False)
@@ -44,6 +45,7 @@ class SuiteProgress:
         self.progress.advance(self.cells)
         if row["status"] not in ("ok", "skipped"):
             first_line = (row.get("error") or "").splitlines()[:1]
-            self.console.print(f"[red]{row['status']}[/]: {row['strategy']} on "
-                               f"{row['source_domain']}->{row['target_domain']} seed {row['seed']}: "
-                               f"{first_line[0] if first_line else ''}")
+            # everything after the status word is data (names, an error message): escaped
+            text = (f"{row['strategy']} on {row['source_domain']}->{row['target_domain']} seed {row['seed']}: "
+                    f"{first_line[0] if first_line else ''}")
+            self.console.print(f"[red]{escape(str(row['status']))}[/]: {escape(text)}", emoji=False)  # `:x:` in a name stays

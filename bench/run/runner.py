@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import torch
 
+from bench.backbones.base import BACKBONES
 from bench.cell.run_cell import cached_domain
 from bench.data import check_cache, check_domain
 from bench.errors import SuiteError
@@ -83,9 +84,14 @@ def write_run_record(suite: Suite, results_dir: Path, run_id: str, device: str, 
 
 
 def check_data(cells: list[Cell]) -> None:
-    """Raise :class:`bench.data.DataError` if any domain's data is missing (no decoding)."""
+    """Raise :class:`bench.data.DataError` if any domain's data or backbone's weights file is
+    missing (no decoding). Backbone builders opt in with a ``check(spec)`` attribute."""
     for name in sorted({d for c in cells for d in (c.source_domain, c.target_domain)}):
         check_domain(name)
+    for spec in {c.backbone.model_dump_json(): c.backbone for c in cells}.values():
+        check = getattr(BACKBONES.get(spec.name), "check", None)
+        if check is not None:
+            check(spec)
 
 
 def check_label_budgets(cells: list[Cell]) -> None:
@@ -107,11 +113,12 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
               show_progress: bool = True, on_row: Callable[[dict], None] | None = None,
               executor: str = "inline", shard: str | None = None, retry_failed: bool = False,
               oom_backoff: bool = False, plugins: tuple[str, ...] = (),
-              executor_options: dict | None = None) -> RunSummary:
+              executor_options: dict | None = None, overrides: tuple[str, ...] = ()) -> RunSummary:
     """Run the suite's pending cells into ``results_dir``.
 
     ``executor="inline"`` by default here (a library call stays in its process: debuggers, tests);
-    ``bench run`` defaults to ``process``, which survives hard crashes of a cell.
+    ``bench run`` defaults to ``process``, which survives hard crashes of a cell. ``overrides``
+    (already applied to ``suite``) are recorded in the run record as they were typed.
     """
     results_dir = Path(results_dir)
     run_cells = get_executor(executor)  # an unknown executor fails before anything is touched
@@ -132,7 +139,7 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
     run_id = new_run_id()
     write_run_record(suite, results_dir, run_id, device, len(todo),
                      cells=declared, executor=executor, shard=shard,
-                     retry_failed=retry_failed, oom_backoff=oom_backoff,
+                     retry_failed=retry_failed, oom_backoff=oom_backoff, overrides=list(overrides),
                      **{k: v for k, v in (executor_options or {}).items() if k != "address"})
     summary = RunSummary(run_id, results_dir, total=len(todo) + done, already_done=done,
                          warnings=warnings)

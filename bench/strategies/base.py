@@ -80,7 +80,8 @@ class AdaptContext:
     def __post_init__(self) -> None:
         bs, s, d = self.config.batch_size, self.seed, self.device
         src_aug, tgt_aug = self.source_train.augment, self.target_labeled.augment
-        self.source = Sampler(self.source_train.x, self.source_train.y, bs, s + 1, d, src_aug)
+        self.source = Sampler(self.source_train.x, self.source_train.y, bs, s + 1, d, src_aug,
+                              domains=self.source_train.domain)  # balanced over several sources
         self.labeled = Sampler(self.target_labeled.x, self.target_labeled.y, bs, s + 2, d, tgt_aug)
         # target_labeled is target-train taken at the budget's indices: same augmentation
         self.unlabeled = Sampler(self.target_unlabeled_x, None, bs, s + 3, d, tgt_aug)
@@ -88,6 +89,12 @@ class AdaptContext:
     @property
     def progress(self) -> float:
         return self.step / max(1, self.steps)
+
+    @property
+    def num_source_domains(self) -> int:
+        """How many source domains ``source_train`` pools (1 for a single-source cell)."""
+        dom = self.source_train.domain
+        return 1 if dom is None or not len(dom) else int(dom.max()) + 1
 
     @property
     def samples_seen(self) -> int:
@@ -105,6 +112,9 @@ class Strategy:
     #: under ``protocol: joint``, trains from the initial weights on labelled source + unlabelled
     #: target together, with no source stage (the domain-adaptation methods; bench/plan/protocol.py)
     adapts_jointly: ClassVar[bool] = False
+    #: False for domain generalization (the target domain is held out): the harness then gives the
+    #: strategy an empty target pool and no target labels, so no target image reaches training
+    sees_target: ClassVar[bool] = True
     #: optional packages it imports (checked when a suite loads: ``bench.extras``)
     requires: ClassVar[tuple[str, ...]] = ()
     #: default hyper-parameter search space (``bench.search``); a suite entry asking for

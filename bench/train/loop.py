@@ -146,7 +146,8 @@ def fit_supervised(model: nn.Module, split: Split, cfg: TrainConfig, seed: int, 
                    on_step: Callable[[int, int], None] | None = None, steps: int | None = None,
                    lr: float | None = None, amp: Amp = FP32) -> StepLoop:
     """Cross-entropy training of every trainable parameter on a labelled split."""
-    sampler = Sampler(split.x, split.y, cfg.batch_size, seed, device, augment=split.augment)
+    sampler = Sampler(split.x, split.y, cfg.batch_size, seed, device, augment=split.augment,
+                      domains=split.domain)  # several source domains: balanced batches
     total = cfg.steps if steps is None else steps
     opt = make_optimizer(model.parameters(), cfg, lr=lr, model=model, total_steps=total)
     model.train()

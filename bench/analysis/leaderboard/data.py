@@ -12,6 +12,7 @@ snapshots, regression verdicts; never the raw 40,000-row history.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -19,6 +20,7 @@ from bench.analysis.leaderboard.cells import CELL, GROUP, NOT_RECORDED, cell_id,
 from bench.analysis.leaderboard.adapters import (AGGREGATE_KIND, RULES, aggregate, available_rules,
                                                  read_checkpoints, relabel, select)
 from bench.analysis.report.data import _budget_order, latest, load, snapshot_order
+from bench.analysis.report.rank_moves import describe, rank_moves
 from bench.analysis.report.stats import pareto_front
 from bench.analysis.report.tables import metric_table
 from bench.analysis.leaderboard.history import history
@@ -63,7 +65,7 @@ def build(results: list, rules: list[str] | None = None) -> dict:
     everything = load(results)
     if everything.empty:
         return {"rules": {}, "snapshots": [], "groups": [], "ranking": [], "cells": [], "pareto": {},
-                "drill": {}, "history": {}, "regressions": [], "references": [], "meta": _meta(results)}
+                "drill": {}, "history": {}, "regressions": [], "rank_moves": [], "references": [], "meta": _meta(results)}
     everything = prepare(everything)
     checkpoints = read_checkpoints(results)
     rule_names = rules or available_rules(checkpoints)
@@ -84,8 +86,22 @@ def build(results: list, rules: list[str] | None = None) -> dict:
     payload["groups"].sort(key=lambda g: (g.split("|")[0], _budget_order(g.split("|")[1]), g))
     payload["drill"] = drill_down(everything, selected, checkpoints)
     payload.update(history(everything, chosen))
+    payload["rank_moves"] = _rank_moves(chosen)
     payload["references"] = references(selected.get("last", next(iter(selected.values()))))
     return payload
+
+
+def _rank_moves(chosen: dict[str, pd.DataFrame]) -> list[dict]:
+    """Every overtaking between consecutive snapshots, per rule (bench.analysis.report.rank_moves)."""
+    out = []
+    for rule, rows in chosen.items():
+        moves = rank_moves(rows[rows["status"] == "ok"], "target_acc")
+        for m in moves.to_dict("records"):
+            out.append({**{k: num(v) if isinstance(v, float) else v for k, v in m.items()},
+                        "rule": rule, "label_budget": str(m["label_budget"]),
+                        "snapshot": Path(m["snapshot"]).name, "previous": Path(m["previous"]).name,
+                        "text": describe(pd.Series(m))})
+    return out
 
 
 def _rule_text(rule: str) -> str:

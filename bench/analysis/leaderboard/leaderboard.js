@@ -89,9 +89,21 @@
     ],
   });
 
+  const moves = $('#rank-moves').DataTable({
+    data: D.rank_moves, deferRender: true, pageLength: 10, order: [[7, 'asc'], [0, 'desc']], autoWidth: false,
+    columns: [
+      col('snapshot', 'snapshot'), col('backbone', 'backbone'), col('budget', 'label_budget'),
+      col('pair', 'pair'), col('method', 'method'), col('overtook', 'overtook'),
+      { title: 'lead before -> now', data: 'lead_now', className: 'dt-right',
+        render: (d, t, r) => num(d, t, `${f(r.lead_before, 2)} -> ${f(d, 2)} (noise ${f(r.noise, 2)})`) },
+      { title: 'verdict', data: 'beyond_noise',
+        render: (d, t) => t === 'sort' ? (d === true ? 0 : 1) : d === true ? '<b>beyond noise</b>' : d === false ? 'within noise' : 'unknown (one seed)' },
+    ],
+  });
+
   $.fn.dataTable.ext.search.push((settings, _data, _i, row) => {
     const s = state();
-    if (settings.nTable.id === 'regressions') return matches(row, s);
+    if (settings.nTable.id === 'regressions' || settings.nTable.id === 'rank-moves') return matches(row, s);
     return matches(row, s, settings.nTable.id === 'ranking');
   });
 
@@ -190,7 +202,7 @@
     `and its 95% bootstrap CI; "published" marks numbers taken from the literature.`;
   const redraw = () => {
     el('rule-text').textContent = `rule ${state().rule}: ${D.rules[state().rule]}`;
-    ranking.draw(); cells.draw(); regressions.draw(); pareto();
+    ranking.draw(); cells.draw(); regressions.draw(); moves.draw(); pareto();
     if (!el('drill').hidden) drill(el('drill').dataset.id);
   };
   for (const id of Object.values(FILTERS)) el(id).addEventListener('change', redraw);

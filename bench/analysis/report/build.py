@@ -13,6 +13,8 @@ from bench.analysis.report import plots, render
 from bench.analysis.report.cd import cd_blocks
 from bench.analysis.report.data import (NOT_OK, apply_filters, groups, higher_is_better, label_methods,
                                         latest, load, snapshot_order)
+from bench.analysis.report.rank_moves import RULE as MOVE_RULE, rank_moves
+from bench.analysis.report.seeds_needed import seeds_blocks
 from bench.analysis.report.sections import aggregate_blocks, rule_title, selection_blocks
 from bench.analysis.report.select import SELECTION_GROUP, describe, read_checkpoints, select
 from bench.analysis.report.stats import CI_METHOD
@@ -58,6 +60,8 @@ def build_report(results: list[str | Path], out: str | Path, metric: str = "targ
             blocks += cd_blocks(out, part, metric, higher_is_better(metric),
                                 f"{backbone}, label budget {budget}, {rule_title(rule)}",
                                 _table_slug(metric, backbone, f"budget-{budget}", rule=rule))
+            blocks += seeds_blocks(out, part, metric, f"{backbone}, label budget {budget}, {rule_title(rule)}",
+                                   _table_slug(metric, backbone, f"budget-{budget}", rule=rule))
             blocks += selection_blocks(out, _raw_rows(everything, part), checkpoints, backbone, budget)
         blocks += transferability_blocks(current, out)  # empty unless rows carry the scores
         blocks += _trend_blocks(out, selected, metric, rule)
@@ -164,7 +168,32 @@ def _trend_blocks(out: Path, df: pd.DataFrame, metric: str, rule: str = "last") 
         if fig is not None:
             name = f"trend__{_slug(backbone, f'budget-{budget}')}.png"
             blocks.append(("img", plots.save(fig, out / "plots" / name), f"{metric} trend, {title}"))
-    return blocks
+    return blocks + _move_blocks(ok, metric, rule)
+
+
+def _move_blocks(ok: pd.DataFrame, metric: str, rule: str) -> list[tuple]:
+    """Which methods changed places between consecutive snapshots, beyond noise first."""
+    moves = rank_moves(ok, metric, higher_is_better(metric))
+    head = [("h3", f"rank moves, {metric}, {rule_title(rule)}")]
+    if moves.empty:
+        return head + [("p", "No method overtook another between consecutive snapshots.")]
+    verdict = moves["beyond_noise"].map(lambda b: "unknown (one seed)" if b is None else
+                                        "beyond noise" if b else "within noise")
+    moves = moves.assign(verdict=verdict, _o=verdict.map({"beyond noise": 0}).fillna(1))
+    moves = moves.sort_values(["_o", "snapshot", "pair", "method"], kind="stable")
+    text = pd.DataFrame({"snapshot": moves["snapshot"].map(lambda s: Path(s).name),
+                         "pair": moves["pair"], "backbone": moves["backbone"],
+                         "budget": moves["label_budget"], "method": moves["method"],
+                         "overtook": moves["overtook"],
+                         "lead": [f"{a:+.2f} -> {b:+.2f}" for a, b in zip(moves["lead_before"], moves["lead_now"])],
+                         "noise": moves["noise"].map(lambda v: "-" if pd.isna(v) else f"{v:.2f}"),
+                         "verdict": moves["verdict"]}).astype(str).reset_index(drop=True)
+    bold = pd.DataFrame(False, index=text.index, columns=text.columns)
+    bold["verdict"] = text["verdict"] == "beyond noise"
+    n = int((text["verdict"] == "beyond noise").sum())
+    return head + [("p", f"{len(text)} overtaking(s), {n} beyond noise. `lead`: the method's lead over the one "
+                         f"it overtook (mean {render.md_code(metric)}, points), before -> now; {MOVE_RULE}."),
+                   ("table", text, bold)]
 
 
 def _last_change(row: pd.Series) -> float:

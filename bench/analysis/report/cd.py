@@ -78,10 +78,15 @@ def diagram(res: CDResult, title: str):
     import matplotlib.pyplot as plt
     import scikit_posthocs as sp
 
+    from bench.analysis.report.plots import plot_text
+
     n = len(res.mean_ranks)
     fig, ax = plt.subplots(figsize=(9, 1.2 + 0.28 * n))
-    sp.critical_difference_diagram(res.mean_ranks, res.pvalues, ax=ax, alpha=ALPHA)
-    ax.set_title(title, fontsize=10)
+    # the diagram writes the methods' names: escaped, so a `$` in one is not mathtext
+    names = {m: plot_text(m) for m in res.mean_ranks.index}
+    pvalues = res.pvalues.rename(index=names, columns=names)
+    sp.critical_difference_diagram(res.mean_ranks.rename(index=names), pvalues, ax=ax, alpha=ALPHA)
+    ax.set_title(plot_text(title), fontsize=10)
     fig.tight_layout()
     return fig
 

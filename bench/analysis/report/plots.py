@@ -10,6 +10,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["text.usetex"] = False  # labels are data: never handed to TeX, whatever a matplotlibrc says
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -23,6 +24,13 @@ COSTS = [  # column, axis label, scale, lower is better, log axis
     ("trainable_params", "trainable parameters (symlog)", 1.0, True, True),
     ("train_samples_per_s", "train throughput (samples/s)", 1.0, False, False),
 ]
+
+
+def plot_text(value) -> str:
+    """``value`` (a method, pair, backbone or snapshot name: data) as a matplotlib text that draws
+    as written: every ``$`` escaped, so no part of it is read as mathtext (``$\\foo$`` would fail
+    the draw, ``$x$`` would draw an italic x). Numeric tick labels keep their own mathtext."""
+    return str(value).replace("$", r"\$")
 
 
 def _colors(methods: list[str]) -> dict[str, tuple]:
@@ -43,7 +51,7 @@ def pareto(part: pd.DataFrame, metric: str, title: str) -> plt.Figure | None:
         d = per[[metric, col]].dropna()
         x, y = d[col].to_numpy() * scale, d[metric].to_numpy()
         for m, xi, yi in zip(d.index, x, y):
-            ax.scatter(xi, yi, color=colors[m], s=50, label=m, zorder=3)
+            ax.scatter(xi, yi, color=colors[m], s=50, label=plot_text(m), zorder=3)
         if len(d):
             front = pareto_front(x, sign * y, cost_lower_is_better=lower)
             order = np.argsort(x[front])
@@ -52,11 +60,11 @@ def pareto(part: pd.DataFrame, metric: str, title: str) -> plt.Figure | None:
         if log:
             ax.set_xscale("symlog", linthresh=1.0)
         ax.set_xlabel(label + ("  (better: left)" if lower else "  (better: right)"))
-        ax.set_ylabel(metric)
+        ax.set_ylabel(plot_text(metric))
         ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8)
-    fig.suptitle(title)
+    fig.suptitle(plot_text(title))
     fig.tight_layout(rect=(0, 0.1, 1, 0.95))
     return fig
 
@@ -75,13 +83,13 @@ def forgetting_vs_gain(part: pd.DataFrame, title: str) -> plt.Figure | None:
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(0, color="grey", lw=0.8)
     for m, c in colors.items():
-        ax.scatter([], [], color=c, label=m)
+        ax.scatter([], [], color=c, label=plot_text(m))
     for p, mk in markers.items():
-        ax.scatter([], [], color="grey", marker=mk, label=p)
+        ax.scatter([], [], color="grey", marker=mk, label=plot_text(p))
     ax.legend(fontsize=7, loc="best")
     ax.set_xlabel("target gain (points; better: right)")
     ax.set_ylabel("forgetting (points; better: down)")
-    ax.set_title(title)
+    ax.set_title(plot_text(title))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -101,11 +109,11 @@ def pair_bars(t: MetricTable, title: str) -> plt.Figure | None:
         hi = np.array([t.est[(m, p)].hi for m in ms])
         err = np.nan_to_num(np.vstack([means - lo, hi - means]))
         ax.bar(range(len(ms)), means, yerr=err, capsize=4, color=[colors[m] for m in ms])
-        ax.set_xticks(range(len(ms)), ms, rotation=35, ha="right", fontsize=8)
-        ax.set_title(p, fontsize=10)
-        ax.set_ylabel(t.metric)
+        ax.set_xticks(range(len(ms)), [plot_text(m) for m in ms], rotation=35, ha="right", fontsize=8)
+        ax.set_title(plot_text(p), fontsize=10)
+        ax.set_ylabel(plot_text(t.metric))
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(title)
+    fig.suptitle(plot_text(title))
     fig.tight_layout()
     return fig
 
@@ -125,14 +133,14 @@ def trend(df: pd.DataFrame, metric: str, snapshots: list[str], title: str) -> pl
             x = [i for i, _ in pts]
             y = np.array([e.mean for _, e in pts])
             err = np.nan_to_num(np.array([[e.mean - e.lo, e.hi - e.mean] for _, e in pts]).T)
-            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=colors[m], label=m)
-        ax.set_xticks(range(len(snapshots)), [Path(s).name for s in snapshots], rotation=30,
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=colors[m], label=plot_text(m))
+        ax.set_xticks(range(len(snapshots)), [plot_text(Path(s).name) for s in snapshots], rotation=30,
                       ha="right", fontsize=8)
-        ax.set_title(p, fontsize=10)
-        ax.set_ylabel(metric)
+        ax.set_title(plot_text(p), fontsize=10)
+        ax.set_ylabel(plot_text(metric))
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(title)
+    fig.suptitle(plot_text(title))
     fig.tight_layout()
     return fig
 
