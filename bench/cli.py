@@ -263,10 +263,10 @@ def list_(what: str) -> None:
 @click.option("--budget", multiple=True, help="Only this label budget, e.g. 0, 10, all (repeatable).")
 @click.option("--select", "rule", default="last", show_default=True, metavar="RULE",
               help="Model selection, applied now (nothing reruns): for each (backbone, strategy, pair, "
-                   "budget, seed) the trial and checkpoint with the best score of RULE. One of: last "
-                   "(trial 0's final weights: no selection, needs no checkpoints), source_val, dev, "
-                   "entropy, im, snd, bnm, target_val (budget > 0), oracle (target-test labels: "
-                   "analysis only, labelled in every table). `bench report --select help` lists them.")
+                   "budget, seed) the trial and checkpoint with the best score of RULE: last (trial 0 as "
+                   "recorded: no selection, needs no checkpoints), any validator of `bench list "
+                   "validators`, or oracle (target-test labels: analysis only, labelled in every "
+                   "table). `bench report --select help` lists them with what each picks by.")
 @click.option("--tables", "tables", default=None, metavar="COLUMNS",
               help="Instead of the report: print compact Markdown tables (mean ± sd over seeds) of these "
                    "comma-separated columns, under the command that made them (for README and docs), "
