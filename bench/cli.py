@@ -118,7 +118,9 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
         raise click.BadParameter("--estimate goes with --dry-run (it runs no cell of the suite)",
                                  param_hint="--estimate")
     if dry_run:
-        _print_grid(suite, results_dir)
+        from bench.run.dry_run import print_grid
+
+        print_grid(suite, results_dir)
         if estimate:
             from bench.run.estimate import print_estimate
 
@@ -169,38 +171,6 @@ def _executor_options(executor: str, address: str | None, gpus: str | None, cell
                                      "(Ray places cells by the suite's `resources:`)", param_hint="--workers")
         options = {"workers": workers}
     return options
-
-
-def _print_grid(suite, results_dir: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    from bench.results import hparams_label
-    from bench.run.resume import scan
-    from bench.plan.cells import expand
-
-    done, warnings = scan(results_dir, move_bad=False)  # a truncated file is not a finished cell
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
-    # names come from the suite: Text, never rich markup (a label `cnn[/x]` is a name, not a tag)
-    table = Table(title=Text(f"suite {suite.name}: cells"))
-    for col in ("key", "backbone", "strategy", "trial", "hparams", "pair", "budget", "seed", "done"):
-        table.add_column(col)
-    cells = expand(suite)
-    for c in cells:
-        table.add_row(*map(Text, (c.key(), c.backbone.display_name, c.strategy, str(c.trial), hparams_label(c.hparams),
-                                  c.pair, str(c.label_budget), str(c.seed), "yes" if c.key() in done else "")))
-    Console(width=None if sys.stdout.isatty() else 200).print(table)  # logs: no truncation
-    n_done = sum(c.key() in done for c in cells)
-    click.echo(f"{len(cells)} cells, {n_done} done, {len(cells) - n_done} to run into {results_dir}")
-    if suite.trials > 1 or any(e.trials for e in suite.strategies):
-        from bench.plan.suite import entry_space
-
-        for entry in suite.strategies:  # what each trial draws from (trial 0: the defaults)
-            space = entry_space(entry)
-            click.echo(f"search {entry.name}: " + (", ".join(f"{k} ~ {v}" for k, v in space.items())
-                                                   if space else "nothing to search (one trial)"))
 
 
 @main.group()

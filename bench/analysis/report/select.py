@@ -117,6 +117,25 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
         out = rows[rows["trial"] == 0].copy()
         out["selected_trial"], out["selected_step"] = 0, np.nan
         return out.reset_index(drop=True)
+    column = _score_column(checkpoints, rule)
+    join = ["cell_key"] + (["snapshot"] if "snapshot" in rows.columns and "snapshot" in checkpoints.columns else [])
+    rows = rows.reset_index(drop=True)
+    rows["_group"] = rows.groupby(group_columns(rows), sort=True, dropna=False).ngroup()
+    rows["_row"] = rows.index
+    ck = checkpoints[join + ["step"]].assign(_ck_target=checkpoints["target_acc"],
+                                             _ck_source=checkpoints["source_acc"],
+                                             _score=checkpoints[column])
+    ok = rows[rows["status"] == "ok"]
+    cand = ok[join + ["_group", "_row", "trial"]].merge(ck, on=join, how="inner")
+    picked, best_groups = _picked(rows, cand, rule)
+    rest = rows[~rows["_group"].isin(best_groups)].sort_values(["_group", "trial"], kind="stable")
+    out = pd.concat([picked, _unpicked(rest, set(cand["_group"]), rule)]).sort_values("_group", kind="stable")
+    out["selected_trial"] = out["selected_trial"].astype(int)
+    return out.drop(columns=["_group", "_row"]).reset_index(drop=True)
+
+
+def _score_column(checkpoints: pd.DataFrame | None, rule: str) -> str:
+    """The checkpoint column ``rule`` maximises, after checking that these checkpoints have it."""
     if checkpoints is None or checkpoints.empty:
         raise SelectionError(f"rule {rule!r} needs checkpoint tables (<results>/{CHECKPOINT_DIR}/) and "
                              "these results have none: they were run without checkpoints. Use "
@@ -125,16 +144,11 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
     if column not in checkpoints.columns:
         raise SelectionError(f"the checkpoint tables have no column {column!r} for rule {rule!r}; "
                              f"columns present: {', '.join(c for c in checkpoints.columns if c.startswith('score_'))}")
-    keys = group_columns(rows)
-    join = ["cell_key"] + (["snapshot"] if "snapshot" in rows.columns and "snapshot" in checkpoints.columns else [])
-    ck = checkpoints[join + ["step"]].assign(_ck_target=checkpoints["target_acc"],
-                                             _ck_source=checkpoints["source_acc"],
-                                             _score=checkpoints[column])
-    rows = rows.reset_index(drop=True)
-    rows["_group"] = rows.groupby(keys, sort=True, dropna=False).ngroup()
-    rows["_row"] = rows.index
-    ok = rows[rows["status"] == "ok"]
-    cand = ok[join + ["_group", "_row", "trial"]].merge(ck, on=join, how="inner")
+    return column
+
+
+def _picked(rows: pd.DataFrame, cand: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Each group's best-scored (trial, checkpoint) as its row, with that checkpoint's accuracies."""
     # idxmax takes the first maximum, so sorting by (trial, step) breaks ties deterministically
     scored = cand[cand["_score"].notna()].sort_values(["_group", "trial", "step"], kind="stable")
     best = scored.loc[scored.groupby("_group")["_score"].idxmax()]
@@ -145,11 +159,14 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
     picked["target_gain"] = picked["target_acc"] - picked["target_acc_before"]
     picked["selected_trial"], picked["selected_step"] = best["trial"].to_numpy(), best["step"].to_numpy(float)
     picked["selection_rule"] = rule
+    return picked, best["_group"]
 
-    rest = rows[~rows["_group"].isin(best["_group"])].sort_values(["_group", "trial"], kind="stable")
+
+def _unpicked(rest: pd.DataFrame, with_checkpoints: set, rule: str) -> pd.DataFrame:
+    """One row for each group no checkpoint was picked in, saying why (see ``select``)."""
     ok_rest = rest[rest["status"] == "ok"]
     # ok cells with checkpoints, none scored by this rule: the rule does not apply to this group
-    no_score = set(cand["_group"]) & set(rest["_group"])
+    no_score = with_checkpoints & set(rest["_group"])
     skipped = rest[rest["_group"].isin(no_score)].drop_duplicates("_group").copy()
     skipped["status"] = "skipped"
     skipped["error"] = (f"rule {rule!r} does not apply here: no checkpoint has a {rule} score "
@@ -162,9 +179,7 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
     failed["selection_rule"] = rule
     unpicked = pd.concat([skipped, final, failed])
     unpicked["selected_trial"], unpicked["selected_step"] = unpicked["trial"], np.nan
-    out = pd.concat([picked, unpicked]).sort_values("_group", kind="stable")
-    out["selected_trial"] = out["selected_trial"].astype(int)
-    return out.drop(columns=["_group", "_row"]).reset_index(drop=True)
+    return unpicked
 
 
 def describe(rule: str) -> str:
