@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from bench.errors import BenchError
+from bench.errors import BenchError, results_warnings_to
 from bench.run.executors import EXECUTORS
 
 
@@ -21,7 +21,8 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
-            return super().invoke(ctx)
+            with results_warnings_to(lambda line: click.echo(line, err=True)):  # one line per file
+                return super().invoke(ctx)
         except BenchError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)

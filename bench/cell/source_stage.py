@@ -23,6 +23,7 @@ from bench.backbones import TransferModel, create_model
 from bench.cell.source_cache import MODEL_FILE, discard, verified_meta, write_entry
 from bench.data.base import Domain
 from bench.locks import exclusive
+from bench.results import ResultsDir
 from bench.train.placement import place_model
 from bench.train.precision import Amp
 from bench.plan.cells import Cell
@@ -50,7 +51,7 @@ def source_model(cell: Cell, domain: Domain, device: str, cache_root: Path,
     # several workers (processes, shards, Ray tasks) may need the same source model at once:
     # the first takes the lock and trains, the others wait on it and then load the cached entry
     # (the lock file sits beside the cache, in <results>/_locks/, so the cache holds only models)
-    with exclusive(Path(cache_root).parent / "_locks" / f"source-{entry.name}.lock"):
+    with exclusive(ResultsDir(Path(cache_root).parent).source_lock(entry.name)):
         return _load_or_train(cell, domain, device, entry, model, on_step)
 
 

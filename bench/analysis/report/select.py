@@ -28,20 +28,21 @@ name, and its rows say ``selection_rule = "oracle"`` (the report labels them in 
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Iterable
-
 import numpy as np
 import pandas as pd
 
 from bench.analysis.report.rules import RULES, score_column
+from bench.results import ResultsDir, read_checkpoints
 
 #: what one selected result is: selection runs over trials and checkpoints within each group
 SELECTION_GROUP = ["backbone", "strategy", "source_domain", "target_domain", "label_budget", "seed"]
 #: grouped on as well when present: never pool results measured under different protocols
 #: (issue 10's ``protocol_hash``) or from different snapshots (report directories)
 OPTIONAL_GROUP = ["protocol_hash", "snapshot"]
-CHECKPOINT_DIR = "_checkpoints"
+CHECKPOINT_DIR = ResultsDir.CHECKPOINTS
+#: ``read_checkpoints`` lives with the other readers (``bench.results``); importable from here too
+__all__ = ["CHECKPOINT_DIR", "SELECTION_GROUP", "SelectionError", "describe", "group_columns",
+           "read_checkpoints", "select"]
 
 
 class SelectionError(ValueError):
@@ -51,30 +52,6 @@ class SelectionError(ValueError):
 def group_columns(rows: pd.DataFrame) -> list[str]:
     """The columns one selected result is unique over, for this frame."""
     return SELECTION_GROUP + [c for c in OPTIONAL_GROUP if c in rows.columns]
-
-
-def read_checkpoints(results_dirs: Iterable[str | Path], snapshots: Iterable[str] | None = None
-                     ) -> pd.DataFrame | None:
-    """Every checkpoint table under ``<dir>/_checkpoints`` of each directory, or None if there are none.
-
-    With ``snapshots`` (one label per directory, as ``bench.analysis.report.data.load`` names them) each
-    checkpoint row gets a ``snapshot`` column, so that the same cell_key in two snapshots stays apart.
-    """
-    dirs = [Path(d) for d in results_dirs]
-    labels = list(snapshots) if snapshots is not None else [None] * len(dirs)
-    frames = []
-    for d, label in zip(dirs, labels):
-        files = sorted((d / CHECKPOINT_DIR).glob("*.parquet")) if (d / CHECKPOINT_DIR).is_dir() else []
-        if not files:
-            continue
-        tables = [t for t in (pd.read_parquet(f) for f in files) if len(t)]  # a cell with no steps: empty
-        if not tables:
-            continue
-        df = pd.concat(tables, ignore_index=True)
-        if label is not None:
-            df["snapshot"] = label
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def _with_defaults(rows: pd.DataFrame) -> pd.DataFrame:
