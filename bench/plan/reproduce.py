@@ -12,7 +12,6 @@ left to draw from).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import yaml
 from bench.errors import SuiteError
 from bench.plan.cells import Cell, expand
 from bench.plan.suite import Suite
+from bench.results import read_run_records
 
 #: suite fields that are the same for every cell and go into the one-cell suite as they were
 _SUITE_WIDE = ("device", "data_on_device", "threads", "resources", "search_seed")
@@ -29,16 +29,12 @@ _SUITE_WIDE = ("device", "data_on_device", "threads", "resources", "search_seed"
 def recorded_suite(results_dir: Path, cell_key: str) -> Suite:
     """The suite of the newest run record of ``results_dir`` that declared ``cell_key``."""
     found = None
-    for path in sorted((Path(results_dir) / "_runs").glob("*.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):  # a damaged run record: the others may still hold the cell
-            continue
-        cells = record.get("cells") if isinstance(record, dict) else None
-        if isinstance(cells, list) and any(isinstance(c, dict) and c.get("cell_key") == cell_key for c in cells):
+    for record in read_run_records(results_dir):  # damaged records are skipped with a warning
+        cells = record.get("cells", [])
+        if any(c.get("cell_key") == cell_key for c in cells):
             found = record.get("suite_spec")
     if not isinstance(found, dict):
-        raise SuiteError(f"no run record in {results_dir}/_runs declares cell {cell_key} with its suite "
+        raise SuiteError(f"no run record of {results_dir} declares cell {cell_key} with its suite "
                          "(records written before run records held the suite cannot be reproduced); "
                          "check the key with `bench report` or `bench run SUITE --dry-run`")
     return Suite.model_validate(found)
