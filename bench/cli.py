@@ -372,3 +372,43 @@ def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_thr
     if markdown_file:
         markdown_file.write_text(cmp_mod.to_markdown(result, baseline, candidate))
     sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("results", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("cell_key", required=False)
+@click.option("--select", "rule", default="last", show_default=True, metavar="RULE",
+              help="The rule whose pick to reproduce (`bench report --select help`).")
+@click.option("--where", "where", multiple=True, metavar="COLUMN=VALUE",
+              help="Instead of CELL_KEY: the one result with backbone=, strategy=, pair=, "
+                   "label_budget= or seed= (repeatable), e.g. --where strategy=dann --where seed=0.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the one-cell suite here (default: print it).")
+def reproduce(results: Path, cell_key: str | None, rule: str, where: tuple[str, ...], out: Path | None) -> None:
+    """A one-cell suite that reruns one stored number, and the commands that rerun it.
+
+    The cell is rebuilt from the suite its run recorded: every field it used is spelt out (the
+    selected trial's hyper-parameters, both training stages, the protocol), and under a rule the
+    selected checkpoint step is named. Running the suite gives the stored accuracy on the same
+    machine and versions (the row's git_sha and package versions).
+    """
+    from bench.analysis.report.select import SelectionError, picked_row
+    from bench.plan.reproduce import one_cell_suite, stored_cell, suite_yaml
+
+    wanted = dict(w.split("=", 1) for w in where if "=" in w)
+    if len(wanted) != len(where) or (cell_key is None) == (not wanted):
+        raise click.UsageError("name the result by CELL_KEY or by --where COLUMN=VALUE (not both)")
+    try:
+        row = picked_row(results, rule, cell_key, **wanted)
+    except SelectionError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    one = one_cell_suite(*stored_cell(results, row["cell_key"]))
+    text = suite_yaml(one)
+    (out.write_text(text) if out else click.echo(text, nl=False))
+    file = out or f"{one.name}.yaml"
+    step = row["selected_step"]
+    at = "its final weights" if step != step else f"the checkpoint at step {int(step)}"
+    click.echo(f"# cell {row['cell_key']} (trial {int(row['selected_trial'])}), selected by {rule}: {at}, "
+               f"target_acc {row['target_acc']:.2f}\n# rerun: bench run {file} --results results/{one.name}"
+               + (f" && bench report results/{one.name} --select {rule}" if rule != "last" else ""), err=True)

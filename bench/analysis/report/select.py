@@ -162,3 +162,35 @@ def _unpicked(rest: pd.DataFrame, with_checkpoints: set, rule: str) -> pd.DataFr
 def describe(rule: str) -> str:
     """``source_val: highest accuracy on labelled source-val``, for notes."""
     return f"{rule}: {RULES[rule]}" if rule in RULES else rule
+
+
+def picked_row(results_dir: str | Path, rule: str, cell_key: str | None = None,
+               **filters: str) -> pd.Series:
+    """The one stored result that ``rule`` picks, for ``bench reproduce``: the group of
+    ``cell_key`` (any trial of it), or the one group matching ``filters`` (column -> value among
+    backbone, strategy, pair, label_budget, seed). The row carries ``cell_key`` (of the selected
+    trial), ``selected_step`` (NaN: the final weights) and the selected ``target_acc``."""
+    from bench.results import read_results
+
+    rows = read_results(results_dir)
+    rows["pair"] = rows["source_domain"] + "->" + rows["target_domain"]
+    if cell_key is not None:
+        mine = rows[rows["cell_key"] == cell_key]
+        if mine.empty:
+            raise SelectionError(f"no result of cell {cell_key} in {results_dir}")
+        if rule == "last":  # that very cell, whichever trial it is, as recorded
+            row = _with_defaults(mine).iloc[0].copy()
+            row["selected_trial"], row["selected_step"] = row["trial"], np.nan
+            return row
+        filters = {c: str(mine.iloc[0][c]) for c in group_columns(rows) if c in mine.columns}
+    chosen = select(rows, read_checkpoints([results_dir]), rule)
+    for column, value in filters.items():
+        chosen = chosen[chosen[column].astype(str) == str(value)]
+    if len(chosen) != 1:
+        listed = "; ".join(sorted(f"{r.backbone} {r.strategy} {r.pair} budget={r.label_budget} seed={r.seed}"
+                                  for r in chosen.itertuples())[:5])
+        raise SelectionError(f"{len(chosen)} results match {filters or 'no filter'} under --select {rule}"
+                             + (f" (e.g. {listed})" if listed else "")
+                             + "; name one cell key, or narrow it with --where COLUMN=VALUE (backbone, strategy, pair, "
+                             "label_budget, seed)")
+    return chosen.iloc[0]
