@@ -1,5 +1,6 @@
 """Grey 10-class digit domains built from official train / test arrays (``mnist-full``, ``usps``):
-the one resize, split and registration that both use.
+the one resize, split, name@size parsing and pre-flight check that both use. The modules keep
+their own ``@DOMAINS.register`` decorators: ``bench list`` reads them from the source text.
 
 Split: the official test set is test; a stratified ``VAL_FRACTION`` of the official train set,
 seeded by the constant ``SPLIT_SEED``, is val; the rest of train, in its original order, is train.
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.data.base import DOMAINS, Domain, Split
+from bench.data.base import Domain, Split
 from bench.data.image_folders import SPLIT_SEED, VAL_FRACTION, stratified
 from bench.sources import source_file
 
@@ -50,20 +51,17 @@ def digit_domain(name: str, size: int, train: tuple[np.ndarray, np.ndarray],
                                  f"of train", **info})
 
 
-def register_digit_domains(key: str, native: int, resized: tuple[int, ...], file: str,
-                           arrays: Callable[[str], Arrays], source: str, doc: str) -> Callable[[str], Domain]:
-    """Register ``key`` (at its ``native`` size) and ``key@S`` for each ``S`` in ``resized``, built by
-    :func:`digit_domain` from ``arrays("train")`` / ``arrays("test")``; the pre-flight check looks
-    for the fetched ``file`` of source ``key`` (``bench data fetch <key>``). Returns the builder."""
+def build_digit_domain(name: str, native: int, arrays: Callable[[str], Arrays], source: str) -> Domain:
+    """The domain ``name`` (``key`` at its ``native`` size, ``key@S`` resized to S px) from
+    ``arrays("train")`` / ``arrays("test")``, by :func:`digit_domain`."""
+    size = int(name.split("@")[1]) if "@" in name else native
+    return digit_domain(name, size, arrays("train"), arrays("test"), {"source": source})
+
+
+def fetched_file_check(key: str, file: str) -> Callable[[str], None]:
+    """A builder's pre-flight check: the fetched ``file`` of source ``key`` is there
+    (``bench data fetch <key>`` otherwise)."""
     def check(name: str) -> None:
         source_file(key, file, verify=False)
 
-    def build(name: str = key) -> Domain:
-        size = int(name.split("@")[1]) if "@" in name else native
-        return digit_domain(name, size, arrays("train"), arrays("test"), {"source": source})
-
-    build.__doc__, build.__name__ = doc, f"build_{key.replace('-', '_')}"
-    build.check = check  # type: ignore[attr-defined]
-    for name in (key, *(f"{key}@{s}" for s in resized)):
-        DOMAINS.register(name)(build)
-    return build
+    return check

