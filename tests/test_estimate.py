@@ -85,6 +85,11 @@ def test_cli_dry_run_estimate_from_a_results_dir(tmp_path):
                                     str(tmp_path / "cal"), "--results", str(tmp_path / "res")])
     assert res.exit_code == 0, res.output
     assert "CPU-hours" in res.output and "(source stage)" in res.output
+    assert "cells at once" not in res.output
+    res = CliRunner().invoke(main, ["run", str(suite), "--dry-run", "--estimate", "--calibrate",
+                                    str(tmp_path / "cal"), "--results", str(tmp_path / "res"),
+                                    "--workers", "2"])
+    assert res.exit_code == 0 and "wall time with 2 cells at once" in res.output, res.output
     res = CliRunner().invoke(main, ["run", str(suite), "--estimate"])
     assert res.exit_code == 2 and "--dry-run" in res.output
 
