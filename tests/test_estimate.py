@@ -59,6 +59,16 @@ def test_estimate_is_the_closed_form_sum(tmp_path):
     assert so.flag == "backbone median" and so.steps == 0 and math.isclose(so.seconds, 3 * T_FIXED)
 
 
+def test_a_cell_that_will_be_skipped_costs_nothing(tmp_path):
+    plant(tmp_path)
+    times = measured_step_times(read_results(tmp_path))
+    raw = tiny_suite(["full_finetune"], budgets=[0, "all"], adapt_steps=100, batch_size=32)
+    table = estimate(expand(Suite.model_validate(raw)), times).set_index("strategy")
+    ft = table.loc["full_finetune"]  # budget 0: full_finetune needs target labels, so it is skipped
+    assert ft.cells == 2 and ft.steps == 100
+    assert math.isclose(ft.seconds, 100 * T_STEP * 32 / CAL_BATCH + T_FIXED, rel_tol=1e-9)
+
+
 def test_an_unmeasured_backbone_is_named_not_guessed(tmp_path):
     plant(tmp_path)
     raw = tiny_suite(["full_finetune"])

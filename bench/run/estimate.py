@@ -28,7 +28,7 @@ import click
 import pandas as pd
 
 from bench.plan.cells import Cell, expand
-from bench.plan.sharding import shard_cells
+from bench.plan.sharding import shard_cells, will_skip
 from bench.plan.suite import Suite
 from bench.results import read_results
 from bench.run.runner import run_suite
@@ -72,6 +72,10 @@ def estimate(cells: list[Cell], times: pd.DataFrame) -> pd.DataFrame:
     seen_sources: set[str] = set()
     for c in cells:
         bb = c.backbone.name
+        if will_skip(c):  # skipped before any work: no steps, no source stage
+            out.append(dict(backbone=bb, strategy=c.strategy, precision=c.precision, cells=1, steps=0,
+                            seconds=0.0, flag=""))
+            continue
         m, borrowed = by_key.get((bb, c.strategy, c.precision)), False
         if m is None:
             m, borrowed = by_backbone.get((bb, c.precision)), True
