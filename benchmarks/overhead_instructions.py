@@ -13,7 +13,8 @@ instructions and time go together. Counts repeat to a few parts in 10^4 on a loa
 
     python benchmarks/overhead_instructions.py [--steps 20] [--out results/overhead-instructions.json]
 
-Under callgrind a step runs ~50x slower: N=20 takes about 4 runs x 1-3 minutes.
+Under callgrind a step runs ~50x slower: N=20 takes about 4 runs x a few minutes. Both sides run
+with oneDNN off (ATen's own convolution), see ``child``.
 """
 from __future__ import annotations
 
@@ -90,6 +91,10 @@ def child(side: str, steps: int, root: Path) -> None:
     import torch
 
     torch.set_num_threads(1)
+    # oneDNN writes its convolution kernels at run time (JIT): valgrind re-checks such code on every
+    # execution, which made one 20-step cell take over 15 minutes. ATen's own convolution (im2col
+    # and BLAS, compiled code) runs the same on both sides and keeps a measurement to minutes.
+    torch.backends.mkldnn.enabled = False
     from overhead_cells import bare_cell, harness_cell, prepare
 
     s = prepare(root, steps)
