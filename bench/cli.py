@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from bench.errors import BenchError
+from bench.errors import BenchError, results_warnings_to
 from bench.run.executors import EXECUTORS
 
 
@@ -21,7 +21,8 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
-            return super().invoke(ctx)
+            with results_warnings_to(lambda line: click.echo(line, err=True)):  # one line per file
+                return super().invoke(ctx)
         except BenchError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
@@ -118,7 +119,9 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
         raise click.BadParameter("--estimate goes with --dry-run (it runs no cell of the suite)",
                                  param_hint="--estimate")
     if dry_run:
-        _print_grid(suite, results_dir)
+        from bench.run.dry_run import print_grid
+
+        print_grid(suite, results_dir)
         if estimate:
             from bench.run.estimate import print_estimate
 
@@ -170,38 +173,6 @@ def _executor_options(executor: str, address: str | None, gpus: str | None, cell
                                      "(Ray places cells by the suite's `resources:`)", param_hint="--workers")
         options = {"workers": workers}
     return options
-
-
-def _print_grid(suite, results_dir: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    from bench.results import hparams_label
-    from bench.run.resume import scan
-    from bench.plan.cells import expand
-
-    done, warnings = scan(results_dir, move_bad=False)  # a truncated file is not a finished cell
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
-    # names come from the suite: Text, never rich markup (a label `cnn[/x]` is a name, not a tag)
-    table = Table(title=Text(f"suite {suite.name}: cells"))
-    for col in ("key", "backbone", "strategy", "trial", "hparams", "pair", "budget", "seed", "done"):
-        table.add_column(col)
-    cells = expand(suite)
-    for c in cells:
-        table.add_row(*map(Text, (c.key(), c.backbone.display_name, c.strategy, str(c.trial), hparams_label(c.hparams),
-                                  c.pair, str(c.label_budget), str(c.seed), "yes" if c.key() in done else "")))
-    Console(width=None if sys.stdout.isatty() else 200).print(table)  # logs: no truncation
-    n_done = sum(c.key() in done for c in cells)
-    click.echo(f"{len(cells)} cells, {n_done} done, {len(cells) - n_done} to run into {results_dir}")
-    if suite.trials > 1 or any(e.trials for e in suite.strategies):
-        from bench.plan.suite import entry_space
-
-        for entry in suite.strategies:  # what each trial draws from (trial 0: the defaults)
-            space = entry_space(entry)
-            click.echo(f"search {entry.name}: " + (", ".join(f"{k} ~ {v}" for k, v in space.items())
-                                                   if space else "nothing to search (one trial)"))
 
 
 @main.group()
@@ -264,10 +235,10 @@ def list_(what: str) -> None:
 @click.option("--budget", multiple=True, help="Only this label budget, e.g. 0, 10, all (repeatable).")
 @click.option("--select", "rule", default="last", show_default=True, metavar="RULE",
               help="Model selection, applied now (nothing reruns): for each (backbone, strategy, pair, "
-                   "budget, seed) the trial and checkpoint with the best score of RULE. One of: last "
-                   "(trial 0's final weights: no selection, needs no checkpoints), source_val, dev, "
-                   "entropy, im, snd, bnm, target_val (budget > 0), oracle (target-test labels: "
-                   "analysis only, labelled in every table). `bench report --select help` lists them.")
+                   "budget, seed) the trial and checkpoint with the best score of RULE: last (trial 0 as "
+                   "recorded: no selection, needs no checkpoints), any validator of `bench list "
+                   "validators`, or oracle (target-test labels: analysis only, labelled in every "
+                   "table). `bench report --select help` lists them with what each picks by.")
 @click.option("--tables", "tables", default=None, metavar="COLUMNS",
               help="Instead of the report: print compact Markdown tables (mean ± sd over seeds) of these "
                    "comma-separated columns, under the command that made them (for README and docs), "
@@ -402,3 +373,43 @@ def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_thr
     if markdown_file:
         markdown_file.write_text(cmp_mod.to_markdown(result, baseline, candidate))
     sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("results", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("cell_key", required=False)
+@click.option("--select", "rule", default="last", show_default=True, metavar="RULE",
+              help="The rule whose pick to reproduce (`bench report --select help`).")
+@click.option("--where", "where", multiple=True, metavar="COLUMN=VALUE",
+              help="Instead of CELL_KEY: the one result with backbone=, strategy=, pair=, "
+                   "label_budget= or seed= (repeatable), e.g. --where strategy=dann --where seed=0.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the one-cell suite here (default: print it).")
+def reproduce(results: Path, cell_key: str | None, rule: str, where: tuple[str, ...], out: Path | None) -> None:
+    """A one-cell suite that reruns one stored number, and the commands that rerun it.
+
+    The cell is rebuilt from the suite its run recorded: every field it used is spelt out (the
+    selected trial's hyper-parameters, both training stages, the protocol), and under a rule the
+    selected checkpoint step is named. Running the suite gives the stored accuracy on the same
+    machine and versions (the row's git_sha and package versions).
+    """
+    from bench.analysis.report.select import SelectionError, picked_row
+    from bench.plan.reproduce import one_cell_suite, stored_cell, suite_yaml
+
+    wanted = dict(w.split("=", 1) for w in where if "=" in w)
+    if len(wanted) != len(where) or (cell_key is None) == (not wanted):
+        raise click.UsageError("name the result by CELL_KEY or by --where COLUMN=VALUE (not both)")
+    try:
+        row = picked_row(results, rule, cell_key, **wanted)
+    except SelectionError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    one = one_cell_suite(*stored_cell(results, row["cell_key"]))
+    text = suite_yaml(one)
+    (out.write_text(text) if out else click.echo(text, nl=False))
+    file = out or f"{one.name}.yaml"
+    step = row["selected_step"]
+    at = "its final weights" if step != step else f"the checkpoint at step {int(step)}"
+    click.echo(f"# cell {row['cell_key']} (trial {int(row['selected_trial'])}), selected by {rule}: {at}, "
+               f"target_acc {row['target_acc']:.2f}\n# rerun: bench run {file} --results results/{one.name}"
+               + (f" && bench report results/{one.name} --select {rule}" if rule != "last" else ""), err=True)

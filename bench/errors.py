@@ -3,10 +3,15 @@
 Each :class:`BenchError` is something the user can fix (a suite, a results directory, data, a name,
 the machine); the ``bench`` command prints its message on one line and exits with code 2.
 :class:`NotApplicable` is no error of the user's: it is a cell's outcome (``skipped``). Their home
-modules re-export them; this module imports nothing, so any layer can raise or catch them without
-importing torch or reaching up into the strategies.
+modules re-export them; this module imports nothing but the standard library, so any layer can
+raise or catch them without importing torch or reaching up into the strategies. A
+:class:`ResultsWarning` is a damaged file a reader skipped; the command prints it as one line.
 """
 from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 
 class BenchError(Exception):
@@ -42,3 +47,18 @@ class NotApplicable(Exception):
     """The strategy cannot apply to this cell (a supervised strategy at label budget 0, QLoRA on a
     CNN without linear layers, ...): the cell is recorded as ``skipped`` with this reason, not as
     ``failed``, so a nightly grid over every strategy and backbone stays clean."""
+
+
+class ResultsWarning(UserWarning):
+    """A file in a results directory that a reader skipped (damaged, foreign, incomplete): the
+    ``bench`` command prints it as one ``warning:`` line; the other files are read as usual."""
+
+
+@contextmanager
+def results_warnings_to(echo: Callable[[str], None]) -> Iterator[None]:
+    """Within: each :class:`ResultsWarning` goes to ``echo`` as one line, other warnings as usual."""
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+        warnings.showwarning = lambda message, category, *a, **k: (
+            echo(f"warning: {message}") if issubclass(category, ResultsWarning) else show(message, category, *a, **k))
+        yield

@@ -100,18 +100,21 @@ def test_written_files_carry_the_schema_version(tmp_path):
     assert int(meta[b"transfer_bench_schema_version"]) == SCHEMA_VERSION
 
 
-def test_readers_refuse_unknown_versions_and_foreign_files_with_what_to_do(tmp_path):
+def test_readers_refuse_unknown_versions_and_skip_foreign_files_with_what_to_do(tmp_path):
+    from bench.errors import ResultsWarning
+
     newer = pa.table({"cell_key": ["a"]}).replace_schema_metadata({b"transfer_bench_schema_version": b"99"})
     pq.write_table(newer, tmp_path / "a.parquet")
-    with pytest.raises(ResultsError, match="upgrade transfer-bench"):
+    with pytest.raises(ResultsError, match="upgrade transfer-bench"):  # someone's newer results
         read_results(tmp_path)
     (tmp_path / "a.parquet").unlink()
+    # a foreign or damaged file is no result: skipped with a warning (issue 26 H), never a crash
     pq.write_table(pa.table({"x": [1]}), tmp_path / "b.parquet")
-    with pytest.raises(ResultsError, match="not a transfer-bench results file.*move it"):
-        read_results(tmp_path)
+    with pytest.warns(ResultsWarning, match="not a transfer-bench results file.*bench run"):
+        assert read_results(tmp_path).empty
     (tmp_path / "b.parquet").write_bytes(b"PAR1 truncated")
-    with pytest.raises(ResultsError, match="not a readable Parquet file.*rerun"):
-        read_results(tmp_path)
+    with pytest.warns(ResultsWarning, match="not a readable results file.*bench run"):
+        assert read_results(tmp_path).empty
 
 
 def test_files_from_before_a_column_was_added_stay_readable(tmp_path):

@@ -1,9 +1,11 @@
 """``bench run --dry-run --estimate``: device-hours from step times planted in a results dir."""
 import json
 import math
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from bench.cell.run_cell import base_row
@@ -111,3 +113,31 @@ def test_without_a_results_dir_a_short_calibration_run_measures_first(tmp_path):
     assert res.exit_code == 0, res.output
     assert "calibrating" in res.output and "not measured" not in res.output
     assert not (tmp_path / "res").exists()  # the suite's own results dir is untouched
+
+
+def test_a_joint_suite_costs_a_source_stage_only_for_the_cells_that_have_one(tmp_path):
+    """Under ``protocol: joint`` a domain-adaptation method trains from the initial weights: no
+    source model, so no "(source stage)" line for it; source_only still trains one per seed."""
+    plant(tmp_path)
+    times = measured_step_times(read_results(tmp_path))
+    raw = tiny_suite(["dann", "mcc"], budgets=[0], seeds=[0, 1], adapt_steps=100, batch_size=32)
+    raw.update(protocol="joint", source={"steps": 50, "batch_size": 32})
+    table = estimate(expand(Suite.model_validate(raw)), times)
+    assert "(source stage)" not in set(table.strategy) and table.seconds.notna().all()
+    raw["strategies"] = ["dann", "source_only"]
+    table = estimate(expand(Suite.model_validate(raw)), times).set_index("strategy")
+    src = table.loc["(source stage)"]  # source_only's two seeds; dann's cells add nothing
+    assert src.cells == 0 and math.isclose(src.seconds, 2 * 50 * T_SOURCE * 32 / CAL_BATCH, rel_tol=1e-9)
+
+
+def test_cli_estimate_of_a_joint_suite_prints_no_nan_source_stage(tmp_path):
+    """The calibration run of a joint suite measures no source step (none is taken): the printed
+    table must not carry a "(source stage)" line of NaN hours for a stage that does not exist."""
+    raw = tiny_suite(["dann"], budgets=[0], adapt_steps=300)
+    raw["protocol"] = "joint"
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(raw))
+    res = CliRunner().invoke(main, ["run", str(tmp_path / "s.yaml"), "--dry-run", "--estimate",
+                                    "--no-progress", "--results", str(tmp_path / "res")])
+    assert res.exit_code == 0, res.output
+    assert "(source stage)" not in res.output and not re.search(r"\bnan\b", res.output, re.I)
+    assert "dann" in res.output and "total:" in res.output

@@ -71,6 +71,8 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 #: the ground floor: small modules any part may import; they import only each other. ``sources``
 #: (the table of fetched data and weights) is here because both the data and backbone families read it
 GROUND = {"errors", "registry", "results", "extras", "search", "locks", "sources"}
+#: ground-floor modules that are packages: ``results`` (schema, layout of a results directory, readers)
+GROUND_PACKAGES = {"results"}
 #: the wings and families from the top of the data flow down, and what each may import besides
 #: itself and the ground floor; each wing's ``__init__`` says the same in words. ``analysis`` reads
 #: stored rows only: nothing but the command line imports it, and it imports nothing above the
@@ -103,8 +105,9 @@ def part_of(module: str) -> str:
 def test_every_module_is_in_a_wing_a_family_or_on_the_ground_floor():
     top = {p.stem for p in PACKAGE.glob("*.py")}
     packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
-    assert top == TOP_LEVEL, f"top-level modules {sorted(top - TOP_LEVEL)} belong in a wing (README, 'How it is built')"
-    assert packages == set(MAY_IMPORT) - {"cli", "ground"}, sorted(packages)
+    assert top == TOP_LEVEL - GROUND_PACKAGES, \
+        f"top-level modules {sorted(top - TOP_LEVEL)} belong in a wing (README, 'How it is built')"
+    assert packages == set(MAY_IMPORT) - {"cli", "ground"} | GROUND_PACKAGES, sorted(packages)
 
 
 def test_the_wings_import_only_down_the_data_flow():

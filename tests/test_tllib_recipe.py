@@ -107,3 +107,41 @@ def test_linear_time_mk_mmd_is_tlls_index_matrix_sum():
     assert mk_mmd(fs, ft, centre="mean", estimate="linear").item() == pytest.approx(expected.item(), rel=1e-6)
     with pytest.raises(ValueError, match="equal batches"):
         mk_mmd(fs, ft[:5], estimate="linear")
+
+
+def _fetched(*names: str) -> bool:
+    from bench import sources
+
+    return all((sources.data_root() / n / f.local).exists() for n in names for f in sources.SOURCES[n].files)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _fetched("mnist-full", "usps"), reason="mnist-full and usps not fetched "
+                    "(`bench data fetch mnist-full usps` puts them in $BENCH_DATA)")
+def test_a_short_cell_of_the_cpu_recipe_runs_on_real_mnist_and_usps(tmp_path):
+    """suites/tllib-digits-cpu.yaml's source-only entry (erm) on its two real pairs, 10 steps
+    instead of 500: the rows are results, and each is the cell the recipe defines (LeNet at 28 px,
+    the pair, that direction's lr); accuracy levels after 10 steps are not asserted."""
+    import yaml
+
+    from bench.cell.run_cell import cached_domain
+    from bench.plan.suite import SuiteLoader
+    from bench.run.api import run, suite_from
+
+    raw = yaml.load((REPO / "suites" / "tllib-digits-cpu.yaml").read_text(), SuiteLoader)
+    raw["strategies"] = [s for s in raw["strategies"] if s["name"] == "erm"]  # the recipe's own entry
+    short = ["seeds=[0]", "adapt.epochs=1", "adapt.iterations_per_epoch=10", "checkpoints=1"]
+    rows = run(raw, tmp_path / "r", overrides=short, device="cpu")
+    cells = {c.key(): c for c in expand(suite_from(raw, short))}
+    assert len(rows) == 2 and set(rows.cell_key) == set(cells)
+    lr = {("mnist-full", "usps@28"): 0.01, ("usps@28", "mnist-full"): 0.1}  # TLL's dann.sh, per direction
+    for row in rows.itertuples():
+        assert row.status == "ok", row.error
+        assert 0 <= row.target_acc <= 100 and 0 <= row.source_acc_after <= 100
+        cell = cells[row.cell_key]
+        assert (row.backbone, row.strategy, row.protocol, row.steps, row.batch_size) == ("lenet", "erm", "joint", 10, 128)
+        assert cell.adapt.lr == lr[(row.source_domain, row.target_domain)]
+        assert (cell.adapt.optimizer, cell.adapt.momentum, cell.adapt.nesterov, cell.adapt.schedule) == \
+            ("sgd", 0.9, True, "anneal")
+        for name in (row.source_domain, row.target_domain):
+            assert cached_domain(name).input_shape == (1, 28, 28)  # MNIST native, USPS resized

@@ -10,7 +10,7 @@ from bench.analysis.report.rules import RULES, ORACLE
 from bench.validators import VALIDATORS, Probe, score_all
 from bench.validators.bnm import normalised_nuclear_norm
 from bench.validators.dev import density_ratio, dev_risk
-from bench.validators.entropy import mean_entropy
+from bench.train.entropy import mean_entropy
 from bench.validators.im import information_maximisation
 from bench.validators.snd import soft_neighbourhood_density
 from bench.validators.source_val import accuracy

@@ -185,6 +185,21 @@ def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = No
         notes.append(f"the {side} has no protocol_hash (written before it existed): cells matched by "
                      "name only, their protocols (steps, lr, selection) are not verified; refresh it")
         base, cand = base.assign(protocol_hash="unknown"), cand.assign(protocol_hash="unknown")
+    keys_b, keys_c, common = _matched_cells(base, cand, baseline, candidate, notes)
+    gb, gc = base.groupby(MATCH), cand.groupby(MATCH)
+    count_cost = same_hw or strict_hardware
+    rows = [r for key in common
+            for r in _cell_rows(key, gb.get_group(key), gc.get_group(key), thresholds, cell_thresholds, count_cost)]
+    frame = lambda ks: pd.DataFrame(sorted(ks), columns=MATCH)  # noqa: E731
+    notes.append(f"model selection on both sides: {rule}"
+                 + (" [ORACLE: target-test labels, analysis only]" if rule == "oracle" else ""))
+    return Comparison(pd.DataFrame(rows), frame(keys_b - keys_c), frame(keys_c - keys_b), same_hw, notes)
+
+
+def _matched_cells(base: pd.DataFrame, cand: pd.DataFrame, baseline: Path, candidate: Path,
+                   notes: list[str]) -> tuple[set, set, list]:
+    """The cells of each side and those on both (by ``MATCH``); a note for cells whose protocol
+    differs, and a ``CompareError`` saying why when no cell matches."""
     keys_b = set(map(tuple, base[MATCH].drop_duplicates().to_numpy()))
     keys_c = set(map(tuple, cand[MATCH].drop_duplicates().to_numpy()))
     common = sorted(keys_b & keys_c)
@@ -201,42 +216,39 @@ def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = No
                if other_protocol else "were they run from the same suite?")
         raise CompareError(f"no cell of {baseline} matches one of {candidate} by "
                            f"({', '.join(MATCH)}); {why}")
-    gb, gc = base.groupby(MATCH), cand.groupby(MATCH)
+    return keys_b, keys_c, common
+
+
+def _cell_rows(key: tuple, b: pd.DataFrame, c: pd.DataFrame, thresholds: list[Check],
+               cell_thresholds: dict[tuple, float] | None, count_cost: bool) -> list[dict]:
+    """The comparison rows of one cell: a status regression, an ok row without accuracy, or one
+    row per metric with its verdict (cost metrics counted only when ``count_cost``)."""
+    b_ok, c_ok = b[b["status"] == "ok"], c[c["status"] == "ok"]
+    ident = dict(zip(MATCH, key))
+    if len(b_ok) and not len(c_ok):
+        return [{**ident, "metric": "status", "baseline": f"{len(b_ok)} ok", "candidate":
+                 ", ".join(sorted(c["status"].unique())), "delta": "", "ci": "",
+                 "seeds": f"{len(b_ok)}/0", "threshold": "", "verdict": "REGRESSION"}]
+    no_acc = int(c_ok["target_acc"].isna().sum())
+    if no_acc:  # "ok" with no accuracy is a broken result, never "no values, no regression"
+        return [{**ident, "metric": "target_acc", "baseline": _fmt(b_ok["target_acc"].mean(), checks()[0]),
+                 "candidate": f"{no_acc} ok row(s) without a value", "delta": "", "ci": "",
+                 "seeds": f"{len(b_ok)}/{len(c_ok)}", "threshold": "", "verdict": "REGRESSION"}]
     rows = []
-    for key in common:
-        b, c = gb.get_group(key), gc.get_group(key)
-        b_ok, c_ok = b[b["status"] == "ok"], c[c["status"] == "ok"]
-        ident = dict(zip(MATCH, key))
-        if len(b_ok) and not len(c_ok):
-            rows.append({**ident, "metric": "status", "baseline": f"{len(b_ok)} ok", "candidate":
-                         ", ".join(sorted(c["status"].unique())), "delta": "", "ci": "",
-                         "seeds": f"{len(b_ok)}/0",
-                         "threshold": "", "verdict": "REGRESSION"})
-            continue
-        no_acc = int(c_ok["target_acc"].isna().sum())
-        if no_acc:  # "ok" with no accuracy is a broken result, never "no values, no regression"
-            rows.append({**ident, "metric": "target_acc", "baseline": _fmt(b_ok["target_acc"].mean(), checks()[0]),
-                         "candidate": f"{no_acc} ok row(s) without a value", "delta": "", "ci": "",
-                         "seeds": f"{len(b_ok)}/{len(c_ok)}", "threshold": "", "verdict": "REGRESSION"})
-            continue
-        for chk in thresholds:
-            if cell_thresholds and (key, chk.metric) in cell_thresholds:
-                chk = replace(chk, threshold=cell_thresholds[(key, chk.metric)])
-            count = not chk.is_cost or same_hw or strict_hardware
-            d, verdict = judge(chk, b_ok[chk.metric], c_ok[chk.metric], count)
-            unit = "%" if chk.relative else ""
-            rows.append({**ident, "metric": chk.metric,
-                         "baseline": _fmt(b_ok[chk.metric].mean(), chk), "candidate": _fmt(c_ok[chk.metric].mean(), chk),
-                         "delta": "" if math.isnan(d.mean) else f"{d.mean:+.2f}{unit}",
-                         "ci": "no values" if math.isnan(d.mean) else "noise unknown (1 seed)"
-                         if math.isnan(d.lo) else f"[{d.lo:+.2f}, {d.hi:+.2f}]{unit}",
-                         "seeds": f"{len(b_ok)}/{len(c_ok)}",
-                         "threshold": f"{chk.threshold:g}{unit or ' pts'}",
-                         "verdict": verdict})
-    frame = lambda ks: pd.DataFrame(sorted(ks), columns=MATCH)  # noqa: E731
-    notes.append(f"model selection on both sides: {rule}"
-                 + (" [ORACLE: target-test labels, analysis only]" if rule == "oracle" else ""))
-    return Comparison(pd.DataFrame(rows), frame(keys_b - keys_c), frame(keys_c - keys_b), same_hw, notes)
+    for chk in thresholds:
+        if cell_thresholds and (key, chk.metric) in cell_thresholds:
+            chk = replace(chk, threshold=cell_thresholds[(key, chk.metric)])
+        d, verdict = judge(chk, b_ok[chk.metric], c_ok[chk.metric], not chk.is_cost or count_cost)
+        unit = "%" if chk.relative else ""
+        rows.append({**ident, "metric": chk.metric,
+                     "baseline": _fmt(b_ok[chk.metric].mean(), chk), "candidate": _fmt(c_ok[chk.metric].mean(), chk),
+                     "delta": "" if math.isnan(d.mean) else f"{d.mean:+.2f}{unit}",
+                     "ci": "no values" if math.isnan(d.mean) else "noise unknown (1 seed)"
+                     if math.isnan(d.lo) else f"[{d.lo:+.2f}, {d.hi:+.2f}]{unit}",
+                     "seeds": f"{len(b_ok)}/{len(c_ok)}",
+                     "threshold": f"{chk.threshold:g}{unit or ' pts'}",
+                     "verdict": verdict})
+    return rows
 
 
 def _fmt(v: float, chk: Check) -> str:

@@ -13,17 +13,14 @@ results directory itself still reads only rows: pyarrow skips ``_``-prefixed fol
 """
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 
 from bench.data.base import Split, batches, take
-from bench.results import tmp_tag
+from bench.results import ResultsDir, write_table_atomically
 from bench.train.loop import evaluate
 from bench.validators import Probe, score_all
 
@@ -37,7 +34,7 @@ def checkpoint_steps(steps: int, k: int) -> list[int]:
 
 
 def checkpoint_path(results_dir: str | Path, cell_key: str) -> Path:
-    return Path(results_dir) / "_checkpoints" / f"{cell_key}.parquet"
+    return ResultsDir(results_dir).checkpoint(cell_key)
 
 
 class CheckpointRecorder:
@@ -93,13 +90,4 @@ class CheckpointRecorder:
 def write_checkpoints(results_dir: str | Path, cell_key: str, rows: list[dict[str, Any]]) -> Path:
     final = checkpoint_path(results_dir, cell_key)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{cell_key}.{tmp_tag()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            pq.write_table(pa.Table.from_pylist(rows), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return final
+    return write_table_atomically(pa.Table.from_pylist(rows), final)

@@ -31,7 +31,7 @@ from bench.cell.checkpoints import CheckpointRecorder, checkpoint_steps
 from bench.data.base import Domain, Split, load_domain, take
 from bench.data.budget import budget_indices, carve_validation
 from bench.errors import BenchError
-from bench.results import disk_full, disk_full_error, new_row
+from bench.results import ResultsDir, disk_full, disk_full_error, new_row
 from bench.train.footprint import TensorFootprint, optimizers_of
 from bench.train.placement import domain_on_device, place_model, placement_facts
 from bench.train.precision import Amp, configure_backends
@@ -208,7 +208,7 @@ def _source_stage(s: Setting) -> tuple[Any, dict, SourceFacts]:
         model = initial_model(s.cell, s.source).to(s.device)
         meta = {"wall_s": 0.0, "cached": False, "source_key": f"initial-{s.cell.source_key()}"}
     else:
-        model, meta = source_model(s.cell, s.source, s.device, s.results_dir / "_source_models",
+        model, meta = source_model(s.cell, s.source, s.device, ResultsDir(s.results_dir).source_models,
                                    s.on_step("source"))
     return model, meta, SourceFacts(source_wall_s=meta["wall_s"], source_cached=meta["cached"])
 

@@ -11,16 +11,22 @@ from typing import Any, Callable
 
 import torch
 
-from bench.strategies._alignment import entropy
 from bench.data.base import Split, batches
+from bench.train.entropy import entropy
 from bench.train.loop import evaluate
 
 
 class Selector:
-    """Model selection on data the strategy may see; ``last`` keeps the final weights.
+    """In-run selection: which weights of this run the row records (the suite's ``selection``).
 
-    ``source_val``: highest source-val accuracy. ``target_entropy``: lowest mean prediction entropy
-    on (up to 1000) unlabelled target-train inputs, an unsupervised score that needs no target label.
+    A protocol choice, stored in the row's ``selection_rule`` and part of its protocol hash, so a
+    row always says which weights it holds. ``last`` keeps the final weights; ``source_val`` the
+    highest source-val accuracy (the ``source_val`` validator's score); ``target_entropy`` the
+    lowest mean prediction entropy on (up to 1000) unlabelled target-train inputs (the ``entropy``
+    validator's score, with the losses' floor: ``bench.train.entropy``). Report-time selection
+    (``bench report --select RULE``, every validator) picks among the stored checkpoints instead;
+    its ``last`` takes each row as recorded, i.e. what this in-run rule kept. GPU suites use
+    ``source_val`` here to save storing checkpoints; the CPU suites select at report time.
     """
 
     def __init__(self, rule: str, strategy: Any, source_val: Split, device: str, target_x: Any = None):

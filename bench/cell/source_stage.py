@@ -1,16 +1,18 @@
 """The source stage: train backbone + head on labelled source-train, once, and cache the result.
 
 Every cell with the same (backbone, source domain, seed, source training config) shares one
-source model (``Cell.source_key``). The cache entry is a folder written under a temporary name and
-renamed into place, so a crash never leaves a half-written model that a later cell would load.
+source model (``Cell.source_key``). The cache entry is a folder written under a temporary name,
+fsynced and renamed into place, so a crash never leaves a half-written model that a later cell
+would load; its meta.json holds the model file's sha256, checked before loading
+(``bench/cell/source_cache.py``): a damaged entry is discarded and the model retrained from a
+fresh initial model.
 """
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -18,8 +20,10 @@ import torch
 from safetensors.torch import load_model, save_model
 
 from bench.backbones import TransferModel, create_model
+from bench.cell.source_cache import MODEL_FILE, discard, verified_meta, write_entry
 from bench.data.base import Domain
 from bench.locks import exclusive
+from bench.results import ResultsDir
 from bench.train.placement import place_model
 from bench.train.precision import Amp
 from bench.plan.cells import Cell
@@ -47,19 +51,25 @@ def source_model(cell: Cell, domain: Domain, device: str, cache_root: Path,
     # several workers (processes, shards, Ray tasks) may need the same source model at once:
     # the first takes the lock and trains, the others wait on it and then load the cached entry
     # (the lock file sits beside the cache, in <results>/_locks/, so the cache holds only models)
-    with exclusive(Path(cache_root).parent / "_locks" / f"source-{entry.name}.lock"):
+    with exclusive(ResultsDir(Path(cache_root).parent).source_lock(entry.name)):
         return _load_or_train(cell, domain, device, entry, model, on_step)
 
 
 def _load_or_train(cell: Cell, domain: Domain, device: str, entry: Path, model: TransferModel,
                    on_step: Callable[[int, int], None] | None) -> tuple[TransferModel, dict]:
-    meta_path = entry / "meta.json"
-    if meta_path.exists():
+    # the entry is verified (meta.json parses, model.safetensors matches its sha256) before any
+    # weight is loaded, so a damaged entry never leaves its weights in the model we then train
+    meta, why = verified_meta(entry)
+    if meta is not None:
         try:
-            load_model(model, str(entry / "model.safetensors"), device=str(device))
-            return model, {**json.loads(meta_path.read_text()), "cached": True}
-        except Exception:  # corrupt or foreign entry: retrain rather than fail the cell
-            shutil.rmtree(entry, ignore_errors=True)
+            load_model(model, str(entry / MODEL_FILE), device=str(device))
+            return model, {**meta, "cached": True}
+        except Exception as e:  # checksum right but not this model (a foreign file): the model
+            why = f"{MODEL_FILE} does not fit the model ({type(e).__name__})"  # may be partly loaded
+            model = place_model(initial_model(cell, domain), cell.backbone, device)
+    if why:
+        warnings.warn(f"source-model cache entry {entry} discarded and retrained: {why}")
+        discard(entry)
     for stale in entry.parent.glob(f".{entry.name}.*.tmp"):  # a crashed trainer's; we hold the lock
         shutil.rmtree(stale, ignore_errors=True)
 
@@ -81,16 +91,8 @@ def _save(model: TransferModel, meta: dict, entry: Path) -> None:
     if channels_last:  # safetensors stores contiguous (NCHW) tensors only
         model.to(memory_format=torch.contiguous_format)
     try:
-        tmp.mkdir(parents=True)
-        save_model(model, str(tmp / "model.safetensors"))
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    except BaseException:  # e.g. a full disk: leave no half-written entry behind
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        # False: another worker finished the same source model first, and theirs is kept
+        write_entry(tmp, lambda path: save_model(model, str(path)), meta, entry)
     finally:
         if channels_last:
             model.to(memory_format=torch.channels_last)
-    try:
-        os.rename(tmp, entry)
-    except OSError:  # another worker finished the same source model first: keep theirs
-        shutil.rmtree(tmp, ignore_errors=True)

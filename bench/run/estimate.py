@@ -28,6 +28,7 @@ import click
 import pandas as pd
 
 from bench.plan.cells import Cell, expand
+from bench.plan.protocol import starts_from_initial
 from bench.plan.sharding import shard_cells, will_skip
 from bench.plan.suite import Suite
 from bench.results import read_results
@@ -65,7 +66,8 @@ def measured_step_times(rows: pd.DataFrame) -> pd.DataFrame:
 
 def estimate(cells: list[Cell], times: pd.DataFrame) -> pd.DataFrame:
     """Seconds per (backbone, strategy, precision) for ``cells``; the source stage appears as
-    strategy ``(source stage)``, once per distinct source model."""
+    strategy ``(source stage)``, once per distinct source model, and not at all when no cell has
+    one (``protocol: joint`` with domain-adaptation methods only)."""
     out: list[dict[str, Any]] = []
     by_key = {tuple(r[k] for k in KEY): r for r in times.to_dict("records")}
     by_backbone = times.groupby(["backbone", "precision"]).median(numeric_only=True).to_dict("index")
@@ -89,7 +91,8 @@ def estimate(cells: list[Cell], times: pd.DataFrame) -> pd.DataFrame:
         out.append(dict(backbone=bb, strategy=c.strategy, precision=c.precision, cells=1, steps=steps,
                         seconds=steps * m["t_step"] * scale + m["t_fixed"],
                         flag="backbone median" if borrowed else ""))
-        if c.source_key() not in seen_sources:
+        # a joint-protocol DA cell trains from the initial weights: it has no source stage to cost
+        if not starts_from_initial(c.protocol, cls) and c.source_key() not in seen_sources:
             seen_sources.add(c.source_key())
             t_src = m["t_source"]
             if t_src is None or not math.isfinite(t_src):

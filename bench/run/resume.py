@@ -7,37 +7,48 @@ A kill -9 can stop a runner at any instant. What it may leave behind, and how th
 * ``<key>.parquet`` that does not read (truncated by a copy, foreign, another key inside): moved to
   ``_quarantine/`` with a warning and its cell run again. Nothing is deleted.
 * a newer schema version: the run stops and says to upgrade (the files are someone's results).
+* ``_checkpoints/<key>.parquet`` that does not read (or is another cell's): moved to ``_quarantine/``
+  with the cell's row, and the cell run again (a row must never stand without its checkpoints).
+* ``_suite.json`` is created exclusively and atomically (written under a temporary name, then
+  hard-linked into place): a kill leaves no empty binding, and concurrent shards agree on one.
+* a folder, a link loop or any other file at the top: moved to ``_quarantine/`` (Parquet readers
+  of the directory would fail on it).
 * a cell claimed by a dead runner: its flock died with it, so the next run simply takes it.
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from bench.results import (SCHEMA_VERSION, VERSION_KEY, ResultsError, disk_full, disk_full_error,
-                           result_files)
+from bench.results import (DamagedFile, ResultsDir, ResultsError, create_exclusively, disk_full,
+                           disk_full_error, read_binding, read_checkpoint_table, read_result_table)
+from bench.run.fresh import clear_for_fresh
 
 STALE_FOREIGN_TMP_S = 24 * 3600
 #: the writability probe writes this much: less room than this (64 KiB) is no room for a row
 PROBE_BYTES = 1 << 16
 NOT_OK = ("failed", "oom", "diverged")  # what --retry-failed reruns (skipped is deterministic)
+BINDING = ResultsDir.BINDING
 
 
 def prepare_results_dir(results_dir: Path, fresh: bool = False) -> None:
-    """Create (or with ``fresh`` empty) the directory, check it is writable, drop stale temp files."""
-    if fresh and results_dir.exists():
-        shutil.rmtree(results_dir)
+    """Create (or with ``fresh`` empty, see ``bench.run.fresh``) the directory, check it is
+    writable, drop stale temp files."""
+    results = ResultsDir(results_dir)
+    if fresh:
+        clear_for_fresh(results)
+    root = results.root
+    if root.is_symlink() and not root.is_dir():
+        raise ResultsError(f"results directory {root} is a symlink to {os.readlink(root)}, which is not "
+                           "a directory: create it, or pass another --results")
+    if root.exists() and not root.is_dir():
+        raise ResultsError(f"results directory {root} is a file, not a directory; pass another --results")
     try:
-        results_dir.mkdir(parents=True, exist_ok=True)
-        probe = results_dir / f".write-probe.{os.getpid()}"
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-probe.{os.getpid()}"
         try:  # a real write, flushed to disk: an empty file would fit on a full disk
             with open(probe, "wb") as fh:
                 fh.write(b"\0" * PROBE_BYTES)
@@ -47,10 +58,10 @@ def prepare_results_dir(results_dir: Path, fresh: bool = False) -> None:
             probe.unlink(missing_ok=True)
     except OSError as e:
         if disk_full(e):
-            raise disk_full_error(f"in the results directory {results_dir}", e) from None
-        raise ResultsError(f"results directory {results_dir} is not writable ({e.strerror or e}); "
+            raise disk_full_error(f"in the results directory {root}", e) from None
+        raise ResultsError(f"results directory {root} is not writable ({e.strerror or e}); "
                            "pass --results with a directory you can write to") from None
-    clean_stale_tmp(results_dir)
+    clean_stale_tmp(root)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -66,8 +77,7 @@ def _pid_alive(pid: int) -> bool:
 def clean_stale_tmp(results_dir: Path) -> list[Path]:
     """Delete temporary result files whose writer is gone; return what was deleted."""
     here, now, removed = socket.gethostname().replace(".", "_"), time.time(), []
-    # checkpoint tables are written the same way, one folder down
-    for tmp in [*results_dir.glob(".*.tmp"), *(results_dir / "_checkpoints").glob(".*.tmp")]:
+    for tmp in ResultsDir(results_dir).tmp_files():
         parts = tmp.name.split(".")  # ['', key, 'host-pid', rand, 'tmp']
         host, _, pid = parts[2].rpartition("-") if len(parts) == 5 else ("", "", "")
         try:
@@ -82,47 +92,61 @@ def clean_stale_tmp(results_dir: Path) -> list[Path]:
 
 
 def quarantine(path: Path, why: str) -> Path:
-    qdir = path.parent / "_quarantine"
-    qdir.mkdir(exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    dest = qdir / f"{path.name}.{stamp}"
-    os.replace(path, dest)
-    (qdir / f"{dest.name}.why.txt").write_text(why + "\n")
-    return dest
+    """Move ``path`` (in a results directory, at its top) into its ``_quarantine/``."""
+    return ResultsDir(path.parent).quarantine(path, why)
 
 
 def stray_files(results_dir: Path) -> list[Path]:
-    """Visible files that are not results (a note, a CSV export): Parquet readers of the directory
-    (``pandas.read_parquet(dir)``) would choke on them."""
-    if not results_dir.is_dir():
-        return []
-    return sorted(p for p in results_dir.iterdir() if p.is_file() and p.suffix != ".parquet"
-                  and not p.name.startswith(("_", ".")))
+    """Entries at the top that are not results (a note, a CSV export, a folder, a link loop):
+    Parquet readers of the directory (``pandas.read_parquet(dir)``) would choke on them."""
+    return ResultsDir(results_dir).strays()
 
 
 def scan(results_dir: Path, move_bad: bool = True) -> tuple[dict[str, str], list[str]]:
     """({cell_key: status} of the readable results, warnings about files moved to _quarantine/).
 
-    ``move_bad=False`` (``--dry-run``) only looks: an unreadable result is not done, and stays put."""
-    statuses, warnings = {}, []
-    for path in result_files(results_dir):
+    Every result file is read in full (a corrupt data page behind a good footer is not a finished
+    cell), and so is every checkpoint table (a damaged one takes its cell's row with it to the
+    quarantine: the cell runs again). ``move_bad=False`` (``--dry-run``) only looks: an unreadable
+    result is not done, and stays put."""
+    results = ResultsDir(results_dir)
+    mover = _Mover(results, move_bad)
+    statuses = {}
+    for path in results.result_files():
         try:
-            status = _read_status(path)
+            statuses[path.stem] = _read_status(path)
         except _Bad as e:
-            if move_bad:
-                dest = quarantine(path, str(e))
-                warnings.append(f"{path.name}: {e}; moved to {dest} and its cell will run again")
-            else:
-                warnings.append(f"{path.name}: {e}; its cell will run again")
-            continue
-        statuses[path.stem] = status
-    for path in stray_files(results_dir):
-        why = "not a results file: Parquet readers of the directory would fail on it"
-        if move_bad:
-            warnings.append(f"{path.name}: {why}; moved to {quarantine(path, why)}")
-        else:
-            warnings.append(f"{path.name}: {why}; a run will move it to _quarantine/")
-    return statuses, warnings
+            mover.move(path, str(e), "its cell will run again")
+    for path in results.checkpoint_files():
+        try:
+            read_checkpoint_table(path)
+        except DamagedFile as e:
+            mover.move(path, str(e), "its cell will run again")
+            if statuses.pop(path.stem, None) is not None:
+                mover.move(results.row(path.stem), f"its checkpoint table was damaged ({e})", "")
+    for path in results.strays():
+        mover.move(path, "not a results file: Parquet readers of the directory would fail on it", "")
+    return statuses, mover.warnings
+
+
+class _Mover:
+    """Quarantines (or, looking only, names) what a scan found, collecting one warning each."""
+
+    def __init__(self, results: ResultsDir, move: bool):
+        self.results, self.do_move, self.warnings = results, move, []
+
+    def move(self, path: Path, why: str, then: str) -> None:
+        name, then = path.relative_to(self.results.root), f" and {then}" if then else ""
+        if not self.do_move:
+            self.warnings.append(f"{name}: {why}; a run will move it to {ResultsDir.QUARANTINE}/{then}")
+            return
+        try:
+            dest = self.results.quarantine(path, why)
+        except OSError as e:
+            self.warnings.append(f"{name}: {why}; could not move it to {ResultsDir.QUARANTINE}/ "
+                                 f"({e.strerror or e}): move it out of {self.results} yourself{then}")
+            return
+        self.warnings.append(f"{name}: {why}; moved to {dest}{then}")
 
 
 class _Bad(Exception):
@@ -131,19 +155,9 @@ class _Bad(Exception):
 
 def _read_status(path: Path) -> str:
     try:
-        pf = pq.ParquetFile(path)
-        meta = pf.schema_arrow.metadata or {}
-        if VERSION_KEY not in meta:
-            raise _Bad("not a transfer-bench results file (no schema version)")
-        if int(meta[VERSION_KEY]) > SCHEMA_VERSION:
-            raise ResultsError(f"{path} has results schema version {int(meta[VERSION_KEY])}, newer than "
-                               f"this transfer-bench ({SCHEMA_VERSION}); upgrade transfer-bench or use "
-                               "another --results directory")
-        table = pf.read(columns=["cell_key", "status"])
-    except (pa.ArrowInvalid, OSError, KeyError, ValueError) as e:
-        raise _Bad(f"not a readable results file ({type(e).__name__}: {e})") from None
-    if table.num_rows != 1 or table.column("cell_key")[0].as_py() != path.stem:
-        raise _Bad("does not hold exactly the row of the cell its name says")
+        table = read_result_table(path, one_cell=True)
+    except DamagedFile as e:
+        raise _Bad(str(e)) from None
     return table.column("status")[0].as_py()
 
 
@@ -161,37 +175,30 @@ def needs_run(status: str | None, retry_failed: bool) -> bool:
     return status is None or (retry_failed and status in NOT_OK)
 
 
-BINDING = "_suite.json"
-
-
 def bind_results_dir(results_dir: Path, suite_name: str, protocols: set[str]) -> None:
     """A results directory holds one suite under one protocol. The first run records both in
     ``_suite.json``; a later run of another suite, or of the same suite with other training
     settings (another ``protocol_hash``), is refused: its rows would be pooled with these."""
-    path = results_dir / BINDING
+    results = ResultsDir(results_dir)
+    path = results.binding
     mine = {"suite": suite_name, "protocols": sorted(protocols)}
-    try:
-        with open(path, "x") as fh:  # exclusive create: concurrent shards agree on one binding
-            json.dump(mine, fh, indent=1)
-        return
-    except FileExistsError:
-        pass
+    try:  # exclusive and atomic: concurrent shards agree on one binding, a kill leaves none
+        if create_exclusively(path, json.dumps(mine, indent=1).encode()):
+            return
     except OSError as e:
         if disk_full(e):
             raise disk_full_error(f"{path}", e) from None
-        raise ResultsError(f"could not write {path}: {e}") from None
-    try:
-        bound = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise ResultsError(f"{path} is unreadable; delete it if {results_dir} holds only this "
-                           "suite's results") from None
-    if bound.get("suite") != suite_name:
-        raise ResultsError(f"{results_dir} holds results of suite {bound.get('suite')!r}, not "
+        raise ResultsError(f"could not write {path}: {e.strerror or e}") from None
+    bound = read_binding(results)
+    if bound is None:  # deleted between our attempt and our read: take it again
+        return bind_results_dir(results_dir, suite_name, protocols)
+    if bound["suite"] != suite_name:
+        raise ResultsError(f"{results_dir} holds results of suite {bound['suite']!r}, not "
                            f"{suite_name!r}: their rows would be mixed. Use --results "
                            f"results/{suite_name} (or another directory), or --fresh to start over")
-    other = sorted(protocols - set(bound.get("protocols", [])))
+    other = sorted(protocols - set(bound["protocols"]))
     if other:
         raise ResultsError(f"{results_dir} holds suite {suite_name!r} run under another protocol "
                            f"(training steps, learning rates, selection, ...: protocol_hash "
-                           f"{', '.join(bound.get('protocols', []))} vs now {', '.join(other)}). Use "
+                           f"{', '.join(bound['protocols'])} vs now {', '.join(other)}). Use "
                            "another --results directory for the changed suite, or --fresh to start over")

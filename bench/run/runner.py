@@ -26,7 +26,7 @@ from bench.errors import SuiteError
 from bench.plan.cells import Cell, expand, identity_row
 from bench.plan.sharding import expected_work, parse_shard, shard_cells
 from bench.plan.suite import Suite
-from bench.results import ResultsError, disk_full, disk_full_error
+from bench.results import ResultsDir, ResultsError, disk_full, disk_full_error, tmp_path_for
 from bench.run.executors import Events, RunContext, get_executor
 from bench.run.progress import SuiteProgress
 from bench.run.resume import bind_results_dir, needs_run, prepare_results_dir, scan
@@ -65,15 +65,15 @@ def write_run_record(suite: Suite, results_dir: Path, run_id: str, device: str, 
                      cells: list[Cell] = (), **options: Any) -> None:
     """``_runs/<run_id>.json``: what was asked (the suite, the identity of every declared cell, so
     a report can list the missing ones without importing the suite) and where it ran."""
-    runs = results_dir / "_runs"
+    path = ResultsDir(results_dir).run_record(run_id)
     record = {"run_id": run_id, "suite": suite.name, "started_at": datetime.now(timezone.utc).isoformat(),
               "cells_to_run": n_todo, "device": device, "device_name": measure.device_name(device),
               "git_sha": measure.git_sha(), "package_versions": json.loads(measure.package_versions()),
               "host": measure.host(), "options": options, "suite_spec": suite.model_dump(mode="json"),
               "cells": [identity_row(c, run_id) for c in cells]}
-    path, tmp = runs / f"{run_id}.json", runs / f".{run_id}.json.tmp"
+    tmp = tmp_path_for(path)
     try:  # atomically: a full disk must not leave a 0-byte record behind
-        runs.mkdir(exist_ok=True)
+        path.parent.mkdir(exist_ok=True)
         tmp.write_text(json.dumps(record, indent=1, default=str))
         os.replace(tmp, path)
     except OSError as e:

@@ -2,7 +2,7 @@
 
 Gradient reversal and its schedule (DANN, Ganin et al. 2016), linear-kernel moment matching
 (mean + covariance), multi-kernel Gaussian MMD (DAN, Long et al. 2015), Deep CORAL (Sun & Saenko
-2016), prediction entropy, the CDAN multilinear map and its entropy weights (Long et al. 2018),
+2016), the CDAN multilinear map and its entropy weights (Long et al. 2018),
 minimum class confusion (MCC, Jin et al. 2020), a domain discriminator, and the proxy A-distance
 (Ben-David et al. 2007) used to record how far apart two domains are in feature space.
 """
@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.data.base import batches
+from bench.train.entropy import entropy
 
 
 class _GradReverse(torch.autograd.Function):
@@ -121,11 +122,6 @@ def mk_mmd(fs: torch.Tensor, ft: torch.Tensor, num_kernels: int = 5, kernel_mul:
     kss, ktt, kst = k[:n, :n], k[n:, n:], k[:n, n:]
     return ((kss.sum() - kss.diagonal().sum()) / (n * (n - 1))
             + (ktt.sum() - ktt.diagonal().sum()) / (m * (m - 1)) - 2.0 * kst.mean())
-
-
-def entropy(probs: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Per-row Shannon entropy (nats) of probability vectors."""
-    return -(probs * torch.log(probs + eps)).sum(-1)
 
 
 def cdan_map(f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ cross-entropy is added.
 import torch.nn.functional as F
 from torch import nn
 
-from bench.strategies._alignment import entropy
+from bench.train.entropy import entropy
 from bench.strategies.base import STRATEGIES, NotApplicable, Strategy
 
 NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)

@@ -23,4 +23,5 @@ def normalised_nuclear_norm(probs: torch.Tensor) -> float:
 
 @VALIDATORS.register("bnm")
 def bnm(probe: Probe) -> float:
+    """highest batch nuclear-norm of target-train predictions (Cui et al. 2020)"""
     return normalised_nuclear_norm(torch.softmax(probe.target_logits.double(), 1))

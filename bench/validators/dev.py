@@ -44,6 +44,7 @@ def dev_risk(losses: np.ndarray, weights: np.ndarray) -> float:
 
 @VALIDATORS.register("dev")
 def dev(probe: Probe) -> float:
+    """lowest importance-weighted source-val risk (DEV, You et al. 2019)"""
     if len(probe.source_val_y) == 0 or len(probe.target_feats) == 0:
         return float("nan")
     w = density_ratio(probe.source_train_feats.numpy(), probe.target_feats.numpy(),

@@ -8,13 +8,11 @@ model that predicts one class everywhere, which is why IM adds a diversity term.
 """
 import torch
 
+from bench.train.entropy import mean_entropy
 from bench.validators import VALIDATORS, Probe
-
-
-def mean_entropy(probs: torch.Tensor) -> float:
-    return -(probs * probs.clamp_min(1e-12).log()).sum(1).mean().item()
 
 
 @VALIDATORS.register("entropy")
 def entropy(probe: Probe) -> float:
+    """lowest mean prediction entropy on unlabelled target-train"""
     return -mean_entropy(torch.softmax(probe.target_logits.double(), 1))

@@ -10,7 +10,7 @@ predictions (and one class everywhere) score 0.
 import torch
 
 from bench.validators import VALIDATORS, Probe
-from bench.validators.entropy import mean_entropy
+from bench.train.entropy import mean_entropy
 
 
 def information_maximisation(probs: torch.Tensor) -> float:
@@ -20,4 +20,5 @@ def information_maximisation(probs: torch.Tensor) -> float:
 
 @VALIDATORS.register("im")
 def im(probe: Probe) -> float:
+    """highest information maximisation on unlabelled target-train (diversity - entropy)"""
     return information_maximisation(torch.softmax(probe.target_logits.double(), 1))

@@ -24,4 +24,5 @@ def soft_neighbourhood_density(probs: torch.Tensor, tau: float = 0.05) -> float:
 
 @VALIDATORS.register("snd")
 def snd(probe: Probe) -> float:
+    """highest soft neighbourhood density on unlabelled target-train (Saito et al. 2021)"""
     return soft_neighbourhood_density(torch.softmax(probe.target_logits.double(), 1))

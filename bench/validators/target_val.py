@@ -10,4 +10,5 @@ from bench.validators.source_val import accuracy
 
 @VALIDATORS.register("target_val")
 def target_val(probe: Probe) -> float:
+    """highest accuracy on labelled target examples held out of the budget (budget > 0)"""
     return accuracy(probe.target_val_logits, probe.target_val_y)

@@ -7,13 +7,12 @@ A cell that a directory's suite declares but that has no result file becomes a r
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
 
-from bench.results import hparams_label, read_results
+from bench.results import hparams_label, read_results, read_run_records
 
 GROUP = ["backbone", "method", "pair", "label_budget"]
 #: columns where lower is better; every other metric is better when higher
@@ -45,15 +44,10 @@ def expected_missing(results_dir: Path, finished: set[str]) -> list[dict]:
     run, so this reads JSON only: building a report never imports the suite, the registries or torch.
     """
     rows, seen = [], set()
-    for record_path in sorted((results_dir / "_runs").glob("*.json")):
-        try:
-            record = json.loads(record_path.read_text())
-        except (OSError, ValueError):  # an unreadable run record: nothing to add
-            continue
-        declared = record.get("cells") if isinstance(record, dict) else None
-        for ident in declared if isinstance(declared, list) else []:  # older records: no list
-            key = ident.get("cell_key") if isinstance(ident, dict) else None
-            if not key or key in finished or key in seen:
+    for record in read_run_records(results_dir):  # a damaged record: skipped with a warning
+        for ident in record.get("cells", []):  # older records: no list
+            key = ident["cell_key"]
+            if key in finished or key in seen:
                 continue
             seen.add(key)
             rows.append({**ident, "run_id": record.get("run_id", ""), "status": "missing",

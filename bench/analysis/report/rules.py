@@ -10,21 +10,20 @@ measure how far the other rules fall short of it, and every table that uses it s
 """
 from __future__ import annotations
 
-#: rule name -> what it picks by (one line, shown in report titles and ``--help``)
+from bench.registry import source_index
+
+#: rule name -> what it picks by (one line, shown in report titles, ``bench list`` and ``--help``).
+#: The validators registry is the one list of rules: every ``@VALIDATORS.register`` in
+#: ``bench/validators/`` is a rule, described by its function's docstring (read from the source
+#: files, so that reports never import torch); ``last`` (no selection) and the labelled ``oracle``
+#: are the two that are not validators.
 RULES: dict[str, str] = {
-    "last": "trial 0 (the strategy's defaults), final weights: no selection",
-    "source_val": "highest accuracy on labelled source-val",
-    "dev": "lowest importance-weighted source-val risk (DEV, You et al. 2019)",
-    "entropy": "lowest mean prediction entropy on unlabelled target-train",
-    "im": "highest information maximisation on unlabelled target-train (diversity - entropy)",
-    "snd": "highest soft neighbourhood density on unlabelled target-train (Saito et al. 2021)",
-    "bnm": "highest batch nuclear-norm of target-train predictions (Cui et al. 2020)",
-    "target_val": "highest accuracy on labelled target examples held out of the budget (budget > 0)",
+    "last": "trial 0 (the strategy's defaults) as recorded: final weights, or what the row's in-run "
+            "selection kept",
+    **source_index("bench.validators", "VALIDATORS"),
     "oracle": "ORACLE: highest target-test accuracy (uses test labels; analysis only)",
 }
 ORACLE = "oracle"
-#: rules that need no label beyond what the strategy was given and no checkpoint table
-UNSUPERVISED = ("entropy", "im", "snd", "bnm")
 
 
 def score_column(rule: str) -> str:

@@ -28,20 +28,21 @@ name, and its rows say ``selection_rule = "oracle"`` (the report labels them in 
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Iterable
-
 import numpy as np
 import pandas as pd
 
 from bench.analysis.report.rules import RULES, score_column
+from bench.results import ResultsDir, read_checkpoints
 
 #: what one selected result is: selection runs over trials and checkpoints within each group
 SELECTION_GROUP = ["backbone", "strategy", "source_domain", "target_domain", "label_budget", "seed"]
 #: grouped on as well when present: never pool results measured under different protocols
 #: (issue 10's ``protocol_hash``) or from different snapshots (report directories)
 OPTIONAL_GROUP = ["protocol_hash", "snapshot"]
-CHECKPOINT_DIR = "_checkpoints"
+CHECKPOINT_DIR = ResultsDir.CHECKPOINTS
+#: ``read_checkpoints`` lives with the other readers (``bench.results``); importable from here too
+__all__ = ["CHECKPOINT_DIR", "SELECTION_GROUP", "SelectionError", "describe", "group_columns",
+           "read_checkpoints", "select"]
 
 
 class SelectionError(ValueError):
@@ -51,30 +52,6 @@ class SelectionError(ValueError):
 def group_columns(rows: pd.DataFrame) -> list[str]:
     """The columns one selected result is unique over, for this frame."""
     return SELECTION_GROUP + [c for c in OPTIONAL_GROUP if c in rows.columns]
-
-
-def read_checkpoints(results_dirs: Iterable[str | Path], snapshots: Iterable[str] | None = None
-                     ) -> pd.DataFrame | None:
-    """Every checkpoint table under ``<dir>/_checkpoints`` of each directory, or None if there are none.
-
-    With ``snapshots`` (one label per directory, as ``bench.analysis.report.data.load`` names them) each
-    checkpoint row gets a ``snapshot`` column, so that the same cell_key in two snapshots stays apart.
-    """
-    dirs = [Path(d) for d in results_dirs]
-    labels = list(snapshots) if snapshots is not None else [None] * len(dirs)
-    frames = []
-    for d, label in zip(dirs, labels):
-        files = sorted((d / CHECKPOINT_DIR).glob("*.parquet")) if (d / CHECKPOINT_DIR).is_dir() else []
-        if not files:
-            continue
-        tables = [t for t in (pd.read_parquet(f) for f in files) if len(t)]  # a cell with no steps: empty
-        if not tables:
-            continue
-        df = pd.concat(tables, ignore_index=True)
-        if label is not None:
-            df["snapshot"] = label
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def _with_defaults(rows: pd.DataFrame) -> pd.DataFrame:
@@ -117,6 +94,25 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
         out = rows[rows["trial"] == 0].copy()
         out["selected_trial"], out["selected_step"] = 0, np.nan
         return out.reset_index(drop=True)
+    column = _score_column(checkpoints, rule)
+    join = ["cell_key"] + (["snapshot"] if "snapshot" in rows.columns and "snapshot" in checkpoints.columns else [])
+    rows = rows.reset_index(drop=True)
+    rows["_group"] = rows.groupby(group_columns(rows), sort=True, dropna=False).ngroup()
+    rows["_row"] = rows.index
+    ck = checkpoints[join + ["step"]].assign(_ck_target=checkpoints["target_acc"],
+                                             _ck_source=checkpoints["source_acc"],
+                                             _score=checkpoints[column])
+    ok = rows[rows["status"] == "ok"]
+    cand = ok[join + ["_group", "_row", "trial"]].merge(ck, on=join, how="inner")
+    picked, best_groups = _picked(rows, cand, rule)
+    rest = rows[~rows["_group"].isin(best_groups)].sort_values(["_group", "trial"], kind="stable")
+    out = pd.concat([picked, _unpicked(rest, set(cand["_group"]), rule)]).sort_values("_group", kind="stable")
+    out["selected_trial"] = out["selected_trial"].astype(int)
+    return out.drop(columns=["_group", "_row"]).reset_index(drop=True)
+
+
+def _score_column(checkpoints: pd.DataFrame | None, rule: str) -> str:
+    """The checkpoint column ``rule`` maximises, after checking that these checkpoints have it."""
     if checkpoints is None or checkpoints.empty:
         raise SelectionError(f"rule {rule!r} needs checkpoint tables (<results>/{CHECKPOINT_DIR}/) and "
                              "these results have none: they were run without checkpoints. Use "
@@ -125,16 +121,11 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
     if column not in checkpoints.columns:
         raise SelectionError(f"the checkpoint tables have no column {column!r} for rule {rule!r}; "
                              f"columns present: {', '.join(c for c in checkpoints.columns if c.startswith('score_'))}")
-    keys = group_columns(rows)
-    join = ["cell_key"] + (["snapshot"] if "snapshot" in rows.columns and "snapshot" in checkpoints.columns else [])
-    ck = checkpoints[join + ["step"]].assign(_ck_target=checkpoints["target_acc"],
-                                             _ck_source=checkpoints["source_acc"],
-                                             _score=checkpoints[column])
-    rows = rows.reset_index(drop=True)
-    rows["_group"] = rows.groupby(keys, sort=True, dropna=False).ngroup()
-    rows["_row"] = rows.index
-    ok = rows[rows["status"] == "ok"]
-    cand = ok[join + ["_group", "_row", "trial"]].merge(ck, on=join, how="inner")
+    return column
+
+
+def _picked(rows: pd.DataFrame, cand: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Each group's best-scored (trial, checkpoint) as its row, with that checkpoint's accuracies."""
     # idxmax takes the first maximum, so sorting by (trial, step) breaks ties deterministically
     scored = cand[cand["_score"].notna()].sort_values(["_group", "trial", "step"], kind="stable")
     best = scored.loc[scored.groupby("_group")["_score"].idxmax()]
@@ -145,11 +136,14 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
     picked["target_gain"] = picked["target_acc"] - picked["target_acc_before"]
     picked["selected_trial"], picked["selected_step"] = best["trial"].to_numpy(), best["step"].to_numpy(float)
     picked["selection_rule"] = rule
+    return picked, best["_group"]
 
-    rest = rows[~rows["_group"].isin(best["_group"])].sort_values(["_group", "trial"], kind="stable")
+
+def _unpicked(rest: pd.DataFrame, with_checkpoints: set, rule: str) -> pd.DataFrame:
+    """One row for each group no checkpoint was picked in, saying why (see ``select``)."""
     ok_rest = rest[rest["status"] == "ok"]
     # ok cells with checkpoints, none scored by this rule: the rule does not apply to this group
-    no_score = set(cand["_group"]) & set(rest["_group"])
+    no_score = with_checkpoints & set(rest["_group"])
     skipped = rest[rest["_group"].isin(no_score)].drop_duplicates("_group").copy()
     skipped["status"] = "skipped"
     skipped["error"] = (f"rule {rule!r} does not apply here: no checkpoint has a {rule} score "
@@ -162,11 +156,41 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
     failed["selection_rule"] = rule
     unpicked = pd.concat([skipped, final, failed])
     unpicked["selected_trial"], unpicked["selected_step"] = unpicked["trial"], np.nan
-    out = pd.concat([picked, unpicked]).sort_values("_group", kind="stable")
-    out["selected_trial"] = out["selected_trial"].astype(int)
-    return out.drop(columns=["_group", "_row"]).reset_index(drop=True)
+    return unpicked
 
 
 def describe(rule: str) -> str:
     """``source_val: highest accuracy on labelled source-val``, for notes."""
     return f"{rule}: {RULES[rule]}" if rule in RULES else rule
+
+
+def picked_row(results_dir: str | Path, rule: str, cell_key: str | None = None,
+               **filters: str) -> pd.Series:
+    """The one stored result that ``rule`` picks, for ``bench reproduce``: the group of
+    ``cell_key`` (any trial of it), or the one group matching ``filters`` (column -> value among
+    backbone, strategy, pair, label_budget, seed). The row carries ``cell_key`` (of the selected
+    trial), ``selected_step`` (NaN: the final weights) and the selected ``target_acc``."""
+    from bench.results import read_results
+
+    rows = read_results(results_dir)
+    rows["pair"] = rows["source_domain"] + "->" + rows["target_domain"]
+    if cell_key is not None:
+        mine = rows[rows["cell_key"] == cell_key]
+        if mine.empty:
+            raise SelectionError(f"no result of cell {cell_key} in {results_dir}")
+        if rule == "last":  # that very cell, whichever trial it is, as recorded
+            row = _with_defaults(mine).iloc[0].copy()
+            row["selected_trial"], row["selected_step"] = row["trial"], np.nan
+            return row
+        filters = {c: str(mine.iloc[0][c]) for c in group_columns(rows) if c in mine.columns}
+    chosen = select(rows, read_checkpoints([results_dir]), rule)
+    for column, value in filters.items():
+        chosen = chosen[chosen[column].astype(str) == str(value)]
+    if len(chosen) != 1:
+        listed = "; ".join(sorted(f"{r.backbone} {r.strategy} {r.pair} budget={r.label_budget} seed={r.seed}"
+                                  for r in chosen.itertuples())[:5])
+        raise SelectionError(f"{len(chosen)} results match {filters or 'no filter'} under --select {rule}"
+                             + (f" (e.g. {listed})" if listed else "")
+                             + "; name one cell key, or narrow it with --where COLUMN=VALUE (backbone, strategy, pair, "
+                             "label_budget, seed)")
+    return chosen.iloc[0]

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from bench.cell.run_cell import base_row, run_cell
 from bench.locks import try_claim
 from bench.plan.cells import Cell
-from bench.results import cell_path, write_row
+from bench.results import ResultsDir, write_row
 from bench.run.resume import needs_run, result_status
 
 ProgressFn = Callable[[str, int, int], None]
@@ -57,11 +57,12 @@ def execute_cell(cell: Cell, rc: RunContext, progress: ProgressFn | None = None,
     ``None`` when another runner holds the cell's claim or finished it meanwhile: a cell is
     never run twice at once, whatever the number of shards, runners or workers.
     """
-    claim = try_claim(rc.results_dir / "_locks" / f"{cell.key()}.lock")
+    results = ResultsDir(rc.results_dir)
+    claim = try_claim(results.cell_lock(cell.key()))
     if claim is None:
         return None
     try:
-        path = cell_path(rc.results_dir, cell.key())
+        path = results.row(cell.key())
         # finished by another runner between our scan and our claim? (unreadable: recompute)
         if path.exists() and not needs_run(result_status(path), rc.retry_failed):
             return None
