@@ -19,7 +19,7 @@ import pandas as pd
 from bench.analysis.leaderboard.cells import CELL, GROUP, NOT_RECORDED, cell_id, num
 from bench.analysis.leaderboard.adapters import (AGGREGATE_KIND, RULES, aggregate, available_rules,
                                                  read_checkpoints, relabel, select)
-from bench.analysis.report.data import _budget_order, latest, load, snapshot_order
+from bench.analysis.report.data import budget_order, latest, load, snapshot_order
 from bench.analysis.report.rank_moves import describe, rank_moves
 from bench.analysis.report.stats import pareto_front
 from bench.analysis.report.tables import metric_table
@@ -83,7 +83,7 @@ def build(results: list, rules: list[str] | None = None) -> dict:
             payload["ranking"] += ranking
             payload["cells"] += cells
             payload["pareto"][f"{rule}|{gid}"] = points
-    payload["groups"].sort(key=lambda g: (g.split("|")[0], _budget_order(g.split("|")[1]), g))
+    payload["groups"].sort(key=lambda g: (g.split("|")[0], budget_order(g.split("|")[1]), g))
     payload["drill"] = drill_down(everything, selected, checkpoints)
     payload.update(history(everything, chosen))
     payload["rank_moves"] = _rank_moves(chosen)
