@@ -223,3 +223,24 @@ def test_real_domains_sizes_and_pooling(monkeypatch):
     cm = load_domain("cmnist/90+cmnist/80")
     assert torch.bincount(cm.train.domain).tolist() == [23334 - 4666, 23333 - 4666]
     assert cm.input_shape == (2, 28, 28) and cm.classes == dbm.CMNIST_CLASSES
+
+
+# --- DomainBed's MNIST_CNN --------------------------------------------------------------------
+
+def test_mnist_cnn_is_domainbeds_architecture():
+    from torch import nn
+
+    from bench.backbones.base import BACKBONES, BackboneSpec
+
+    model = BACKBONES.get("mnist_cnn")(BackboneSpec(name="mnist_cnn"), 2, 2)
+    convs = [m for m in model.backbone.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.stride) for c in convs] == [
+        (2, 64, (1, 1)), (64, 128, (2, 2)), (128, 128, (1, 1)), (128, 128, (1, 1))]
+    for block in model.backbone[:4]:  # conv -> ReLU -> GroupNorm(8), DomainBed's order
+        assert [type(m) for m in block] == [nn.Conv2d, nn.ReLU, nn.GroupNorm] and block[2].num_groups == 8
+    conv = sum(c.in_channels * c.out_channels * 9 + c.out_channels for c in convs)
+    norms = 2 * (64 + 3 * 128)
+    assert sum(p.numel() for p in model.parameters()) == conv + norms + 128 * 2 + 2  # + the head
+    x = torch.zeros(3, 2, 28, 28, dtype=torch.uint8)
+    assert model.features(x).shape == (3, 128) and model(x).shape == (3, 2)
+    assert torch.equal(model.prepare(x + 255), torch.ones(3, 2, 28, 28))  # [0, 1], not normalised

@@ -231,6 +231,8 @@ def test_a_damaged_checkpoint_table_is_skipped_by_readers_and_rerun_by_run(resul
     assert "--metric" not in rep.stderr and len(warning_lines(rep)) == 1, rep.stderr
     cmp = bench_cli("compare", str(finished), str(results), "--select", "source_val")
     assert "Traceback" not in cmp.stderr and len(warning_lines(cmp)) == 1, cmp.stderr
+    board = bench_cli("leaderboard", str(results), "--out", str(tmp_path / "board"))
+    assert board.returncode == 0 and "--rule" not in board.stderr and len(warning_lines(board)) == 1, board.stderr
 
     summary = run(results)
     assert summary.already_done == 1 and summary.statuses["ok"] == 1  # that cell ran again

@@ -21,7 +21,7 @@ from bench.analysis.leaderboard.cells import CELL, GROUP, NOT_RECORDED, cell_id,
 from bench.analysis.leaderboard.adapters import (AGGREGATE_KIND, RULES, aggregate, available_rules,
                                                  read_checkpoints, relabel, select)
 from bench.analysis.report.cd import cd_view
-from bench.analysis.report.data import _budget_order, latest, load, snapshot_order
+from bench.analysis.report.data import budget_order, latest, load, snapshot_order
 from bench.analysis.report.rank_moves import describe, rank_moves
 from bench.analysis.report.stats import pareto_front
 from bench.analysis.report.tables import metric_table
@@ -88,7 +88,7 @@ def build(results: list, rules: list[str] | None = None) -> dict:
             payload["pareto"][f"{rule}|{gid}"] = points
             payload["cd"][f"{rule}|{gid}"] = cd_view(part, "target_acc", True,
                                                     f"{' · '.join(map(str, key))}, rule {rule}")
-    payload["groups"].sort(key=lambda g: (g.split("|")[0], _budget_order(g.split("|")[1]), g))
+    payload["groups"].sort(key=lambda g: (g.split("|")[0], budget_order(g.split("|")[1]), g))
     payload["drill"] = drill_down(everything, selected, checkpoints)
     payload.update(history(everything, chosen))
     payload["rank_moves"] = _rank_moves(chosen)

@@ -33,7 +33,8 @@ def strategy_label(strategy: str, hparams: str, all_hparams: set[str]) -> str:
     return f"{strategy}({shown})" if shown else strategy
 
 
-def _budget_order(b: str) -> tuple[int, int]:
+def budget_order(b: str) -> tuple[int, int]:
+    """Sort key of a label budget: 0, 1, 5, ... then ``all``, then anything else."""
     return (1, 0) if b == "all" else (0, int(b)) if str(b).isdigit() else (2, 0)
 
 
@@ -142,4 +143,4 @@ def latest(df: pd.DataFrame) -> pd.DataFrame:
 def groups(df: pd.DataFrame) -> list[tuple[str, str]]:
     """(backbone, label budget) pairs in a stable reading order."""
     keys = df[["backbone", "label_budget"]].drop_duplicates().itertuples(index=False)
-    return sorted(keys, key=lambda k: (k[0], _budget_order(k[1])))
+    return sorted(keys, key=lambda k: (k[0], budget_order(k[1])))
