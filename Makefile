@@ -15,8 +15,11 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PY) -m pip install --disable-pip-version-check -q -e '.[$(EXTRAS)]'
 	touch $@
 
+# Cells at once for `make run`: the default suite runs one thread per cell, so 2 uses both cores of
+# the 2-core machine (the rows do not depend on it: each cell is deterministic given its key)
+WORKERS ?= 2
 run: $(VENV)/.installed-$(EXTRAS)  ## the default suite, offline, then its report and leaderboard
-	$(BENCH) run suites/default.yaml --results results/default
+	$(BENCH) run suites/default.yaml --results results/default --workers $(WORKERS)
 	$(BENCH) report results/default --out reports/default
 	$(BENCH) leaderboard results/default --out reports/default/leaderboard
 	@echo "report: reports/default/index.html and reports/default/README.md"
@@ -63,8 +66,14 @@ test-numeric: $(VENV)/.installed-$(EXTRAS)  ## the numeric tests on torch's gene
 smoke: $(VENV)/.installed-$(EXTRAS)  ## the seconds-long smoke suite
 	$(BENCH) run suites/smoke.yaml --results results/smoke --fresh
 
+# OVERHEAD_ROUNDS=12: also the wall-clock harness/bare ratio over that many interleaved rounds with
+# a bootstrap interval (benchmarks/overhead_rounds.py; needs a quiet machine, ~3 min there)
+OVERHEAD_ROUNDS ?= 0
 bench: $(VENV)/.installed-$(EXTRAS)  ## speed and overhead benchmarks (numbers go in the README)
 	$(PY) -m pytest -q benchmarks --benchmark-enable --benchmark-only
+	# harness vs bare loop in instructions per training step under callgrind: load cannot move it
+	$(PY) benchmarks/overhead_instructions.py --steps 20
+	if [ $(OVERHEAD_ROUNDS) -gt 0 ]; then $(PY) benchmarks/overhead_rounds.py --rounds $(OVERHEAD_ROUNDS); fi
 	# the Ray benchmark starts Ray: only inside a loopback-only network namespace (needs root)
 	scripts/in-loopback-netns $(PY) -m pytest -q benchmarks/test_ray_scaling.py --benchmark-enable --benchmark-only
 

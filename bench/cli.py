@@ -125,7 +125,8 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
         if estimate:
             from bench.run.estimate import print_estimate
 
-            print_estimate(suite, calibrate_dir, device=device, shard=shard)
+            at_once = len(gpus.split(",")) * cells_per_gpu if gpus else workers
+            print_estimate(suite, calibrate_dir, device=device, shard=shard, cells_at_once=at_once)
         return
     from bench.run.runner import run_suite
 

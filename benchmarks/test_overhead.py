@@ -1,9 +1,6 @@
-"""(a) one cell through the harness vs a bare PyTorch loop doing the same work on the same tensors;
+"""(a) one cell through the harness vs a bare PyTorch loop doing the same work on the same tensors
+(both in ``overhead_cells.py``, which says what "the same work" is);
 (b) ``linear_probe`` with features cached once vs recomputing the backbone on every batch.
-
-Same work in (a): load the cached source model, evaluate source-test and target-test, 300 Adam steps
-of batch 64 on target-train, evaluate both again. The harness adds the suite/cell machinery, the
-strategy and sampler objects, divergence checks, throughput and peak-memory measurement and the row.
 """
 from __future__ import annotations
 
@@ -13,51 +10,14 @@ import torch.nn.functional as F
 from safetensors.torch import load_model
 
 from bench.backbones import create_model
-from bench.cell.run_cell import cached_domain, run_cell
-from bench.cell.source_stage import source_model
+from bench.cell.run_cell import run_cell
 from bench.strategies.linear_probe import extract_features
-from tests.sweep_helpers import make_suite
-from bench.plan.cells import expand
-
-STEPS, BATCH = 300, 64
+from overhead_cells import BATCH, STEPS, bare_cell, prepare
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("overhead")
-    suite = make_suite(strategies=["full_finetune", "linear_probe"], source_steps=100, adapt_steps=STEPS,
-                       batch_size=BATCH)
-    ft, lp = expand(suite)
-    domain = cached_domain("digits")
-    source_model(ft, domain, "cpu", root / "_source_models")  # cached before any timing
-    return {"root": root, "ft": ft, "lp": lp, "domain": domain,
-            "weights": root / "_source_models" / ft.source_key() / "model.safetensors"}
-
-
-def bare_cell(s) -> float:
-    d = s["domain"]
-    model = create_model(s["ft"].backbone, num_classes=d.num_classes, in_chans=d.input_shape[0])
-    load_model(model, str(s["weights"]))
-
-    @torch.no_grad()
-    def acc(split):
-        model.eval()
-        right = sum((model(split.x[i:i + 256]).argmax(-1) == split.y[i:i + 256]).sum().item()
-                    for i in range(0, len(split.y), 256))
-        return right / len(split.y)
-
-    acc(d.test), acc(d.test)  # source-test and target-test before (same domain here)
-    opt = torch.optim.Adam(model.parameters(), lr=s["ft"].adapt.lr)
-    gen = torch.Generator().manual_seed(0)
-    model.train()
-    x, y = d.train.x, d.train.y
-    for _ in range(STEPS):
-        idx = torch.randint(len(y), (BATCH,), generator=gen)
-        loss = F.cross_entropy(model(x[idx]), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return acc(d.test) + acc(d.test)
+    return prepare(tmp_path_factory.mktemp("overhead"))
 
 
 @pytest.mark.benchmark(group="a: one cell, harness vs bare loop")

@@ -85,3 +85,26 @@ def test_cd_diagram_renders_in_the_report_page(tmp_path):
     assert found, res.stderr[-1500:]
     assert int(found.group(1)) == 1, found.group(0)
     assert found.group(4).strip().startswith("[]"), found.group(4)
+
+
+def test_the_leaderboard_shows_the_reports_test_per_rule_and_group(tmp_path):
+    """The leaderboard's critical-difference view of each (rule, group) is the report's: the same
+    statement, the diagram only when the test rejects, and the pairs the report lists as differing."""
+    import base64
+
+    from bench.analysis.leaderboard.data import build
+    from bench.analysis.report.cd import cd_statement
+    from bench.analysis.report.data import load
+
+    write(tmp_path / "r", planted(spread=2.0))
+    payload = build([tmp_path / "r"])
+    assert set(payload["cd"]) == {f"{r}|{g}" for r in payload["rules"] for g in payload["groups"]}
+    rows = load([tmp_path / "r"])
+    ok = rows[rows["status"] == "ok"]
+    res = cd_test(block_table(ok, "target_acc"))
+    view = payload["cd"][f"last|{payload['groups'][0]}"]
+    assert view["text"] == cd_statement(rows, "target_acc", True)[0] and "It rejects" in view["text"]
+    assert base64.b64decode(view["png"]).startswith(b"\x89PNG")
+    table = res.differing_pairs()
+    assert [(p["better"], p["worse"]) for p in view["pairs"]] == \
+        [(r.better, r.worse) for r in table[table["differ"]].itertuples()]

@@ -61,6 +61,16 @@ def test_estimate_is_the_closed_form_sum(tmp_path):
     assert so.flag == "backbone median" and so.steps == 0 and math.isclose(so.seconds, 3 * T_FIXED)
 
 
+def test_a_cell_that_will_be_skipped_costs_nothing(tmp_path):
+    plant(tmp_path)
+    times = measured_step_times(read_results(tmp_path))
+    raw = tiny_suite(["full_finetune"], budgets=[0, "all"], adapt_steps=100, batch_size=32)
+    table = estimate(expand(Suite.model_validate(raw)), times).set_index("strategy")
+    ft = table.loc["full_finetune"]  # budget 0: full_finetune needs target labels, so it is skipped
+    assert ft.cells == 2 and ft.steps == 100
+    assert math.isclose(ft.seconds, 100 * T_STEP * 32 / CAL_BATCH + T_FIXED, rel_tol=1e-9)
+
+
 def test_an_unmeasured_backbone_is_named_not_guessed(tmp_path):
     plant(tmp_path)
     raw = tiny_suite(["full_finetune"])
@@ -87,6 +97,11 @@ def test_cli_dry_run_estimate_from_a_results_dir(tmp_path):
                                     str(tmp_path / "cal"), "--results", str(tmp_path / "res")])
     assert res.exit_code == 0, res.output
     assert "CPU-hours" in res.output and "(source stage)" in res.output
+    assert "cells at once" not in res.output
+    res = CliRunner().invoke(main, ["run", str(suite), "--dry-run", "--estimate", "--calibrate",
+                                    str(tmp_path / "cal"), "--results", str(tmp_path / "res"),
+                                    "--workers", "2"])
+    assert res.exit_code == 0 and "wall time with 2 cells at once" in res.output, res.output
     res = CliRunner().invoke(main, ["run", str(suite), "--estimate"])
     assert res.exit_code == 2 and "--dry-run" in res.output
 

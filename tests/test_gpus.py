@@ -82,3 +82,19 @@ def test_cli_workers_refuses_gpus_and_other_executors(tmp_path):
     assert res.exit_code == 2 and "--cells-per-gpu" in res.output
     res = CliRunner().invoke(main, ["run", str(suite), "--workers", "2", "--executor", "inline"])
     assert res.exit_code == 2 and "--executor process" in res.output
+
+
+ACCURACY = ["target_acc", "target_acc_before", "source_acc_before", "source_acc_after", "forgetting"]
+
+
+def test_two_workers_give_the_rows_of_one_to_the_bit(tmp_path):
+    """A cell's result depends on its key alone: which worker ran it, and beside which other cell,
+    changes no accuracy (the source model, the linear-probe features and the seeds are per cell)."""
+    suite = make_suite(strategies=["source_only", "full_finetune", "linear_probe", {"name": "dan"}],
+                       seeds=[0, 1], source_steps=10, adapt_steps=6)
+    for workers in (1, 2):
+        run_suite(suite, tmp_path / f"w{workers}", executor="process", show_progress=False,
+                  executor_options={"workers": workers})
+    one, two = (read_results(tmp_path / f"w{w}").set_index("cell_key").sort_index() for w in (1, 2))
+    assert len(one) == 8 and set(one.status) == {"ok"} and list(one.index) == list(two.index)
+    assert one[ACCURACY].equals(two[ACCURACY])

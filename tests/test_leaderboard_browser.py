@@ -145,3 +145,16 @@ def test_pareto_view_holds_one_point_per_method(site, browser):
         choose(browser, "pareto-cost", cost)
         n = browser.execute_script("return document.getElementById('pareto').data[0].x.length")
         assert n == len(METHODS), cost
+
+
+def test_critical_differences_show_the_diagram_when_the_test_rejects(site, browser):
+    """The view states the report's test for the group the filters show; its diagram (our own
+    base64 PNG) is drawn exactly when the payload has one, and then it has loaded."""
+    dirs, page = site
+    open_page(browser, page)
+    payload = build(dirs)
+    text, key = browser.execute_script("const t = document.getElementById('cd-text'); return [t.textContent, t.dataset.key]")
+    view = payload["cd"][key]
+    assert text == view["text"] and ("Friedman" in text or "needs at least" in text)
+    shown = browser.execute_script("const i = document.getElementById('cd-img'); return !!i && i.complete && i.naturalWidth > 100")
+    assert shown == bool(view["png"])

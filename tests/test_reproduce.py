@@ -78,3 +78,24 @@ def test_bad_requests_exit_2_with_one_line(sweep):
         result = runner.invoke(main, ["reproduce", str(sweep / "r"), *args])
         assert result.exit_code == 2, (args, result.output)
         assert len([line for line in result.output.splitlines() if line.startswith("error")]) <= 1
+
+
+def test_the_leaderboards_drill_down_shows_the_command_for_each_number(sweep):
+    """Each seed of a drill-down carries `bench reproduce ...`; run as printed, it names the cell
+    and the step the leaderboard shows (and a path with spaces or quotes stays one argument)."""
+    import shlex
+
+    from bench.analysis.leaderboard.data import build
+
+    payload = build([sweep / "r"], rules=["last", "source_val"])
+    seen = 0
+    for cell in payload["drill"].values():
+        for rule, seeds in cell["seeds"].items():
+            for seed in seeds:
+                args = shlex.split(seed["reproduce"])
+                assert args[:3] == ["bench", "reproduce", str(sweep / "r")] and seed["cell_key"] in args
+                result = CliRunner().invoke(main, args[1:])
+                assert result.exit_code == 0, result.output
+                assert f"target_acc {seed['target_acc']:.2f}" in result.output
+                seen += 1
+    assert seen >= 2

@@ -16,6 +16,7 @@ from collections import defaultdict
 
 from bench.errors import SuiteError
 from bench.plan.cells import Cell
+from bench.plan.protocol import starts_from_initial
 from bench.strategies import get_strategy
 
 SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -40,6 +41,34 @@ def adapt_cost(cell: Cell) -> float:
 
 def source_cost(cell: Cell) -> float:
     return cell.source.steps * cell.source.batch_size
+
+
+def will_skip(cell: Cell) -> bool:
+    """Whether the cell is skipped before any work (a strategy that needs target labels, budget 0)."""
+    return get_strategy(cell.strategy).needs_target_labels and cell.label_budget == 0
+
+
+def runs_source_stage(cell: Cell) -> bool:
+    """Whether the cell loads (or first trains) its source model: every cell that is not skipped,
+    except a joint-training method under ``protocol: joint``."""
+    return not will_skip(cell) and not starts_from_initial(cell.protocol, get_strategy(cell.strategy))
+
+
+def expected_work(cells: list[Cell], cached_sources: set[str] = frozenset()) -> list[float]:
+    """Each cell's expected cost in the order given, for a progress bar's ETA: its adaptation, plus
+    the source stage on the first cell of each source model that is not in ``cached_sources``; a
+    cell that will be skipped costs 1."""
+    work, paid = [], set(cached_sources)
+    for c in cells:
+        if will_skip(c):
+            work.append(1.0)
+            continue
+        cost = adapt_cost(c)
+        if runs_source_stage(c) and c.source_key() not in paid:
+            paid.add(c.source_key())
+            cost += source_cost(c)
+        work.append(cost)
+    return work
 
 
 def shard_load(shard: list[Cell]) -> float:

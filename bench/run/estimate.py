@@ -29,7 +29,7 @@ import pandas as pd
 
 from bench.plan.cells import Cell, expand
 from bench.plan.protocol import starts_from_initial
-from bench.plan.sharding import shard_cells
+from bench.plan.sharding import shard_cells, will_skip
 from bench.plan.suite import Suite
 from bench.results import read_results
 from bench.run.runner import run_suite
@@ -74,6 +74,10 @@ def estimate(cells: list[Cell], times: pd.DataFrame) -> pd.DataFrame:
     seen_sources: set[str] = set()
     for c in cells:
         bb = c.backbone.name
+        if will_skip(c):  # skipped before any work: no steps, no source stage
+            out.append(dict(backbone=bb, strategy=c.strategy, precision=c.precision, cells=1, steps=0,
+                            seconds=0.0, flag=""))
+            continue
         m, borrowed = by_key.get((bb, c.strategy, c.precision)), False
         if m is None:
             m, borrowed = by_backbone.get((bb, c.precision)), True
@@ -124,7 +128,10 @@ def calibration_suite(suite: Suite, steps: int = 10) -> Suite:
 
 
 def print_estimate(suite: Suite, calibrate_dir: Path | None, device: str = "auto",
-                   shard: str | None = None) -> pd.DataFrame:
+                   shard: str | None = None, cells_at_once: int = 1) -> pd.DataFrame:
+    """Print (and return) the estimate; ``cells_at_once`` (``--workers``, GPUs x cells per GPU)
+    adds the wall time if the cells divide evenly over that many workers. The calibration runs one
+    cell at a time: on a CPU, calibrate at the suite's ``threads`` with the other cores idle."""
     if calibrate_dir is None:
         calibrate_dir = Path(tempfile.mkdtemp(prefix="bench-calibration-"))
         click.echo(f"calibrating: a few steps of every (backbone, strategy, precision) into {calibrate_dir}")
@@ -141,4 +148,8 @@ def print_estimate(suite: Suite, calibrate_dir: Path | None, device: str = "auto
         click.echo(f"  {bb}: {h:.2f} {unit}")
     click.echo(f"total: {table.hours.sum():.2f} {unit} for {int(table.cells.sum())} cells "
                f"(wall time: divide by the cells that run at once, e.g. --gpus N)")
+    if cells_at_once > 1:
+        minutes = table.seconds.sum() / 60 / cells_at_once
+        click.echo(f"wall time with {cells_at_once} cells at once: about {minutes:.1f} min (the total "
+                   f"divided evenly; more where one source model holds the others up)")
     return table

@@ -24,7 +24,7 @@ from bench.cell.run_cell import cached_domain
 from bench.data import check_cache, check_domain
 from bench.errors import SuiteError
 from bench.plan.cells import Cell, expand, identity_row
-from bench.plan.sharding import parse_shard, shard_cells
+from bench.plan.sharding import expected_work, parse_shard, shard_cells
 from bench.plan.suite import Suite
 from bench.results import ResultsDir, ResultsError, disk_full, disk_full_error, tmp_path_for
 from bench.run.executors import Events, RunContext, get_executor
@@ -109,6 +109,22 @@ def check_label_budgets(cells: list[Cell]) -> None:
                              f"class. Use a budget of at most {int(counts.min())}, or 'all'")
 
 
+def cached_sources(results_dir: Path) -> set[str]:
+    """The source keys whose model is already in the results directory's cache."""
+    cache = results_dir / "_source_models"
+    return {p.name for p in cache.iterdir() if (p / "meta.json").exists()} if cache.is_dir() else set()
+
+
+def cells_at_once(executor: str, options: dict | None) -> int:
+    """How many cells the process executor runs side by side (one progress bar each)."""
+    options = options or {}
+    if executor != "process":
+        return 1
+    if options.get("gpus"):
+        return len(options["gpus"]) * options.get("cells_per_gpu", 1)
+    return options.get("workers", 1)
+
+
 def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh: bool = False,
               show_progress: bool = True, on_row: Callable[[dict], None] | None = None,
               executor: str = "inline", shard: str | None = None, retry_failed: bool = False,
@@ -146,17 +162,20 @@ def run_suite(suite: Suite, results_dir: str | Path, device: str = "auto", fresh
     rc = RunContext(results_dir=results_dir, run_id=run_id, device=device, threads=suite.threads,
                     retry_failed=retry_failed, oom_backoff=oom_backoff, plugins=tuple(plugins),
                     cpus_per_cell=suite.resources.cpus, gpus_per_cell=suite.resources.gpus)
-    with SuiteProgress(len(todo), enabled=show_progress) as bar:
-        def done_cell(cell: Cell, row: dict | None) -> None:
+    work = dict(zip((c.key() for c in todo), expected_work(todo, cached_sources(results_dir))))
+    with SuiteProgress(len(todo), enabled=show_progress, workers=cells_at_once(executor, executor_options),
+                       work=list(work.values())) as bar:
+        def done_cell(cell: Cell, row: dict | None, worker: int = 0) -> None:
             if row is None:
                 summary.elsewhere += 1
-                bar.finish_cell({"status": "skipped"})
+                bar.finish_cell({"status": "skipped"}, work[cell.key()], worker)
                 return
             summary.statuses[row["status"]] += 1
-            bar.finish_cell(row)
+            bar.finish_cell(row, work[cell.key()], worker)
             if on_row:
                 on_row(row)
 
-        events = Events(start=lambda c: bar.start_cell(c.describe()), step=bar.step, done=done_cell)
+        events = Events(start=lambda c, worker=0: bar.start_cell(c.describe(), worker), step=bar.step,
+                        done=done_cell)
         run_cells(todo, rc, events, **(executor_options or {}))
     return summary

@@ -12,6 +12,7 @@ snapshots, regression verdicts; never the raw 40,000-row history.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +20,7 @@ import pandas as pd
 from bench.analysis.leaderboard.cells import CELL, GROUP, NOT_RECORDED, cell_id, num
 from bench.analysis.leaderboard.adapters import (AGGREGATE_KIND, RULES, aggregate, available_rules,
                                                  read_checkpoints, relabel, select)
+from bench.analysis.report.cd import cd_view
 from bench.analysis.report.data import budget_order, latest, load, snapshot_order
 from bench.analysis.report.rank_moves import describe, rank_moves
 from bench.analysis.report.stats import pareto_front
@@ -65,7 +67,8 @@ def build(results: list, rules: list[str] | None = None) -> dict:
     everything = load(results)
     if everything.empty:
         return {"rules": {}, "snapshots": [], "groups": [], "ranking": [], "cells": [], "pareto": {},
-                "drill": {}, "history": {}, "regressions": [], "rank_moves": [], "references": [], "meta": _meta(results)}
+                "cd": {}, "drill": {}, "history": {}, "regressions": [], "rank_moves": [], "references": [],
+                "meta": _meta(results)}
     everything = prepare(everything)
     checkpoints = read_checkpoints(results)
     rule_names = rules or available_rules(checkpoints)
@@ -73,7 +76,7 @@ def build(results: list, rules: list[str] | None = None) -> dict:
     chosen = {rule: relabel(select(everything, checkpoints, rule), rule) for rule in rule_names}
     selected = {rule: slim(latest(rows)) for rule, rows in chosen.items()}
     payload = {"rules": {r: _rule_text(r) for r in rule_names}, "aggregate_kind": AGGREGATE_KIND,
-               "groups": [], "ranking": [], "cells": [], "pareto": {}, "meta": _meta(results)}
+               "groups": [], "ranking": [], "cells": [], "pareto": {}, "cd": {}, "meta": _meta(results)}
     for rule, rows in selected.items():
         for key, part in rows.groupby(GROUP, sort=False):
             gid = cell_id(key)
@@ -83,6 +86,8 @@ def build(results: list, rules: list[str] | None = None) -> dict:
             payload["ranking"] += ranking
             payload["cells"] += cells
             payload["pareto"][f"{rule}|{gid}"] = points
+            payload["cd"][f"{rule}|{gid}"] = cd_view(part, "target_acc", True,
+                                                    f"{' · '.join(map(str, key))}, rule {rule}")
     payload["groups"].sort(key=lambda g: (g.split("|")[0], budget_order(g.split("|")[1]), g))
     payload["drill"] = drill_down(everything, selected, checkpoints)
     payload.update(history(everything, chosen))
@@ -175,7 +180,7 @@ def drill_down(everything: pd.DataFrame, selected: dict[str, pd.DataFrame],
         by_loose.setdefault(cell_id([r[c] for c in LOOSE]), []).append(r)
     out = {}
     for rule, rows in selected.items():
-        for r in sorted(_records(rows, CELL + ["strategy"] + SEED_COLUMNS), key=lambda r: r["seed"]):
+        for r in sorted(_records(rows, CELL + ["strategy", "snapshot"] + SEED_COLUMNS), key=lambda r: r["seed"]):
             cid = cell_id([r[c] for c in CELL])
             if cid not in out:
                 trials = by_loose.get(cell_id([r[c] for c in LOOSE]), [])
@@ -185,8 +190,17 @@ def drill_down(everything: pd.DataFrame, selected: dict[str, pd.DataFrame],
                                                        "seed": t["seed"], "trial": t.get("trial")}
                                        for t in trials if (t["snapshot"], t["cell_key"]) in curves},
                             "provenance": _provenance(trials), "seeds": {}}
-            out[cid]["seeds"].setdefault(rule, []).append({c: r[c] for c in SEED_COLUMNS if c in r})
+            seed = {c: r[c] for c in SEED_COLUMNS if c in r}
+            if r.get("cell_key") and r.get("snapshot"):  # the command that reruns this number
+                seed["reproduce"] = reproduce_command(r["snapshot"], r["cell_key"], rule)
+            out[cid]["seeds"].setdefault(rule, []).append(seed)
     return out
+
+
+def reproduce_command(results_dir: str, cell_key: str, rule: str) -> str:
+    """``bench reproduce`` for one seed's number (shell-quoted: a path is data, never code)."""
+    return " ".join(["bench", "reproduce", shlex.quote(str(results_dir)), shlex.quote(cell_key)]
+                    + (["--select", shlex.quote(rule)] if rule != "last" else []))
 
 
 def newest_raw(everything: pd.DataFrame) -> pd.DataFrame:

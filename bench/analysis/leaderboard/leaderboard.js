@@ -121,7 +121,7 @@
     el('drill').hidden = false;
     el('drill-title').textContent = id.split('|').join(' · ');
     el('drill-rule').textContent = 'rule ' + rule;
-    plain('drill-seeds', d.seeds[rule] || [], ['seed', 'target_acc', 'forgetting', 'target_gain', 'selected_trial', 'selected_step', 'status', 'run_id']);
+    plain('drill-seeds', d.seeds[rule] || [], ['seed', 'target_acc', 'forgetting', 'target_gain', 'selected_trial', 'selected_step', 'status', 'run_id', 'reproduce']);  // reproduce: the command that reruns the number
     el('drill-hparams').textContent = d.hparams.join('\n') || '{}';
     plain('drill-trials', d.trials, ['trial', 'seed', 'hparams', 'target_acc', 'status']);  // every trial, newest snapshot
     const p = d.provenance;
@@ -187,6 +187,23 @@
          type: cost === 'params' ? 'log' : 'linear' }, yaxis: { title: 'target acc (%)' } });
   }
 
+  // ---- critical differences (Friedman + Nemenyi, computed in Python as bench report does) ------
+  function cdView() {
+    const s = state();
+    const group = D.groups.find(g => GROUP.every((k, i) => s[k] === ALL || g.split('|')[i] === s[k]));
+    el('cd-group').textContent = group ? `${group.split('|').join(' · ')} (rule ${s.rule})` : 'nothing (no group matches the filters)';
+    const v = group && D.cd && D.cd[`${s.rule}|${group}`];
+    el('cd-text').textContent = v ? v.text : '';
+    el('cd-text').dataset.key = group ? `${s.rule}|${group}` : '';
+    el('cd-figure').replaceChildren();
+    if (v && v.png) {  // our own figure, base64 only: built as an element, never as markup
+      const img = document.createElement('img');
+      img.id = 'cd-img'; img.alt = 'critical-difference diagram'; img.src = 'data:image/png;base64,' + v.png;
+      el('cd-figure').appendChild(img);
+    }
+    plain('cd-pairs', v ? v.pairs : [], ['better', 'worse', 'rank_better', 'rank_worse', 'p_nemenyi']);
+  }
+
   // ---- references, summary, wiring -------------------------------------------------------------
   if (D.references.length) {
     el('references-note').textContent = [...new Set(D.references.map(r => r.source))].join('; ') +
@@ -202,7 +219,7 @@
     `and its 95% bootstrap CI; "published" marks numbers taken from the literature.`;
   const redraw = () => {
     el('rule-text').textContent = `rule ${state().rule}: ${D.rules[state().rule]}`;
-    ranking.draw(); cells.draw(); regressions.draw(); moves.draw(); pareto();
+    ranking.draw(); cells.draw(); regressions.draw(); moves.draw(); pareto(); cdView();
     if (!el('drill').hidden) drill(el('drill').dataset.id);
   };
   for (const id of Object.values(FILTERS)) el(id).addEventListener('change', redraw);

@@ -91,27 +91,37 @@ def diagram(res: CDResult, title: str):
     return fig
 
 
-def cd_blocks(out: Path, part: pd.DataFrame, metric: str, higher: bool, title: str,
-              slug: str) -> list[tuple]:
-    """Report blocks: a statement of the test and its result, the diagram and the pairs table."""
-    from bench.analysis.report import plots, render
-
+def cd_statement(part: pd.DataFrame, metric: str, higher: bool) -> tuple[str, CDResult | None]:
+    """The test run on one slice and what it says, in one paragraph, with its result (None when it
+    could not run or did not reject: then there is no diagram to draw)."""
     ok = part[(part["status"] == "ok") & part[metric].notna()]
     blocks = block_table(ok, metric)
-    head = [("h3", f"critical differences, {metric}, {title}")]
     res = cd_test(blocks, higher)
     if res is None:
-        return head + [("p", f"No critical-difference test: it needs at least 2 complete (pair, seed) "
-                             f"blocks and 3 methods; this slice has {blocks.shape[0]} block(s) and "
-                             f"{blocks.shape[1]} method(s).")]
+        return (f"No critical-difference test: it needs at least 2 complete (pair, seed) blocks and 3 "
+                f"methods; this slice has {blocks.shape[0]} block(s) and {blocks.shape[1]} method(s)."), None
     n_pairs = blocks.index.get_level_values("pair").nunique()
     stated = (f"{TEST}: {len(blocks)} blocks = {n_pairs} pair(s) x seeds, {blocks.shape[1]} methods. "
               f"Friedman chi2 = {res.statistic:.2f}, p = {res.p_value:.3g}.")
     if n_pairs == 1:
         stated += " One pair: the blocks are its seeds, so this is about seed variation on that pair."
     if not res.rejects:
-        return head + [("p", stated + " The test cannot reject that all methods rank alike: no "
-                                      "diagram is drawn, since its bars would mean nothing.")]
+        return stated + (" The test cannot reject that all methods rank alike: no diagram is drawn, "
+                         "since its bars would mean nothing."), None
+    n_diff = int(res.differing_pairs()["differ"].sum())
+    return stated + (f" It rejects: {n_diff} of {len(res.differing_pairs())} pairs of methods differ "
+                     "(Nemenyi p < 0.05). Bars in the diagram join methods that do not differ."), res
+
+
+def cd_blocks(out: Path, part: pd.DataFrame, metric: str, higher: bool, title: str,
+              slug: str) -> list[tuple]:
+    """Report blocks: a statement of the test and its result, the diagram and the pairs table."""
+    from bench.analysis.report import plots, render
+
+    head = [("h3", f"critical differences, {metric}, {title}")]
+    stated, res = cd_statement(part, metric, higher)
+    if res is None:
+        return head + [("p", stated)]
     table = res.differing_pairs()
     shown = table[table["differ"]]  # every pair with its p-value goes to the CSV
     text = shown.assign(rank_better=table["rank_better"].map("{:.2f}".format),
@@ -123,9 +133,28 @@ def cd_blocks(out: Path, part: pd.DataFrame, metric: str, higher: bool, title: s
     bold["differ"] = True
     render.write_table(out, f"cd__{slug}", text, bold, table, f"Nemenyi pairs, {metric}, {title}")
     png = plots.save(diagram(res, f"critical differences ({metric}): {title}"), out / "plots" / f"cd__{slug}.png")
-    n_diff = int(table["differ"].sum())
-    return head + [("p", stated + f" It rejects: {n_diff} of {len(table)} pairs of methods differ "
-                         "(Nemenyi p < 0.05), listed below (every pair's p-value: tables/cd__*.csv). Bars in the "
-                         "diagram join methods that do not differ."),
+    return head + [("p", stated + " The pairs that differ are listed below (every pair's p-value: "
+                         "tables/cd__*.csv)."),
                    ("img", png, f"critical-difference diagram, {metric}, {title}"),
                    ("table", text, bold)]
+
+
+def cd_view(part: pd.DataFrame, metric: str, higher: bool, title: str) -> dict:
+    """The leaderboard's critical-difference view of one slice: the statement, the diagram as
+    base64 PNG (None when there is nothing to draw) and the pairs of methods that differ."""
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+
+    stated, res = cd_statement(part, metric, higher)
+    if res is None:
+        return {"text": stated, "png": None, "pairs": []}
+    fig, buf = diagram(res, f"critical differences ({metric}): {title}"), io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    table = res.differing_pairs()
+    pairs = [{"better": r.better, "worse": r.worse, "rank_better": round(float(r.rank_better), 2),
+              "rank_worse": round(float(r.rank_worse), 2), "p_nemenyi": float(f"{r.p_nemenyi:.3g}")}
+             for r in table[table["differ"]].itertuples()]
+    return {"text": stated, "png": base64.b64encode(buf.getvalue()).decode("ascii"), "pairs": pairs}

@@ -36,11 +36,12 @@ class RunContext:
 
 @dataclass
 class Events:
-    """Callbacks from an executor to the runner (progress display, summary)."""
+    """Callbacks from an executor to the runner (progress display, summary). An executor that
+    runs several cells at once passes ``worker=i`` (0-based) to ``start``, ``step`` and ``done``."""
 
-    start: Callable[[Cell], None] = lambda cell: None
-    step: ProgressFn = lambda stage, step, total: None
-    done: Callable[[Cell, dict | None], None] = lambda cell, row: None  # None: claimed elsewhere
+    start: Callable[..., None] = lambda cell, worker=0: None
+    step: Callable[..., None] = lambda stage, step, total, worker=0: None
+    done: Callable[..., None] = lambda cell, row, worker=0: None  # row None: claimed elsewhere
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -19,7 +19,6 @@ import ctypes
 import dataclasses
 import multiprocessing as mp
 import os
-import queue
 import signal
 import threading
 import time
@@ -29,6 +28,7 @@ from bench.run.executors.base import Events, RunContext, execute_cell, load_plug
 from bench import errors
 from bench.errors import BenchError
 from bench.plan.cells import Cell
+from bench.plan.sharding import runs_source_stage
 
 PROGRESS_EVERY_S = 0.1  # progress messages are thinned: a fast CPU step costs less than a send
 
@@ -165,7 +165,9 @@ def run_cells(cells: list[Cell], rc: RunContext, events: Events, gpus: list[str]
     """One worker (cells one after another); with ``gpus``, one worker per (GPU, slot), each
     pinned to its GPU with ``CUDA_VISIBLE_DEVICES`` and taking the next pending cell when free;
     with ``workers`` > 1 and no ``gpus``, that many unpinned workers (a CPU machine's cores).
-    Claims, source-model locks and crash rows work per cell as with one worker."""
+    Claims, source-model locks and crash rows work per cell as with one worker. Several workers
+    call ``events.start``, ``events.step`` and ``events.done`` with ``worker=i`` (their own
+    progress bar)."""
     load_plugins(rc.plugins)
     if not gpus and workers <= 1:
         _serve(iter(cells), rc, events, None)
@@ -173,20 +175,22 @@ def run_cells(cells: list[Cell], rc: RunContext, events: Events, gpus: list[str]
     slots: list[str | None] = list(gpu_slots(gpus, cells_per_gpu)) if gpus else [None] * workers
     if gpus and rc.device.startswith("cuda"):  # inside a pinned worker its GPU is the only one
         rc = dataclasses.replace(rc, device="cuda")
-    todo: queue.Queue = queue.Queue()
-    for cell in cells:
-        todo.put(cell)
-    lock, errors = threading.Lock(), []
-    shared = Events(start=_locked(lock, events.start), step=_locked(lock, events.step),
-                    done=_locked(lock, events.done), extra=events.extra)
+    todo, lock, errors = CellQueue(cells), threading.Lock(), []
 
-    def serve(gpu: str | None) -> None:
+    def serve(i: int, gpu: str | None) -> None:
+        def done(cell: Cell, row: dict | None) -> None:
+            todo.finished(cell, i)
+            events.done(cell, row, worker=i)
+
+        mine = Events(start=_locked(lock, lambda cell: events.start(cell, worker=i)),
+                      step=_locked(lock, lambda *a: events.step(*a, worker=i)),
+                      done=_locked(lock, done), extra=events.extra)
         try:
-            _serve(_drain(todo, errors), rc, shared, gpu)
+            _serve(todo.drain(i, errors), rc, mine, gpu)
         except BaseException as e:  # noqa: BLE001 - e.g. a full disk: stop every worker, re-raise
             errors.append(e)
 
-    threads = [threading.Thread(target=serve, args=(g,), name=f"bench-worker{i}-gpu{g}", daemon=True)
+    threads = [threading.Thread(target=serve, args=(i, g), name=f"bench-worker{i}-gpu{g}", daemon=True)
                for i, g in enumerate(slots[: max(1, len(cells))])]
     for t in threads:
         t.start()
@@ -196,12 +200,40 @@ def run_cells(cells: list[Cell], rc: RunContext, events: Events, gpus: list[str]
         raise errors[0]
 
 
-def _drain(todo: queue.Queue, errors: list) -> Iterator[Cell]:
-    while not errors:
-        try:
-            yield todo.get_nowait()
-        except queue.Empty:
-            return
+class CellQueue:
+    """The pending cells of a run with several workers, in order, except that a worker does not
+    take a cell whose source model another worker is training right now (it took that model's
+    first cell and has not finished it) while some other cell can go: the cells of one source
+    model come in a row, and two workers taking them in turn would leave one waiting on the
+    source model's lock for the whole source stage. Which worker runs a cell changes nothing in
+    its row (the source model depends on the source key alone)."""
+
+    def __init__(self, cells: list[Cell]):
+        self.pending = list(cells)
+        self.lock = threading.Lock()
+        self.training: dict[str, int] = {}  # source key -> the worker training it now
+        self.seen: set[str] = set()  # source keys whose first source-stage cell was handed out
+
+    def take(self, worker: int) -> Cell | None:
+        with self.lock:
+            if not self.pending:
+                return None
+            busy = {k for k, w in self.training.items() if w != worker}
+            i = next((i for i, c in enumerate(self.pending) if c.source_key() not in busy), 0)
+            cell = self.pending.pop(i)
+            if runs_source_stage(cell) and cell.source_key() not in self.seen:
+                self.seen.add(cell.source_key())
+                self.training[cell.source_key()] = worker
+            return cell
+
+    def finished(self, cell: Cell, worker: int) -> None:
+        with self.lock:
+            if self.training.get(cell.source_key()) == worker:
+                del self.training[cell.source_key()]
+
+    def drain(self, worker: int, errors: list) -> Iterator[Cell]:
+        while not errors and (cell := self.take(worker)) is not None:
+            yield cell
 
 
 def _locked(lock: threading.Lock, fn: Callable) -> Callable:
