@@ -130,7 +130,12 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
         return
     from bench.run.runner import run_suite
 
-    options = _executor_options(executor, address, gpus, cells_per_gpu, workers)
+    from bench.run.executors import OptionError, executor_options
+
+    try:
+        options = executor_options(executor, address, gpus, cells_per_gpu, workers)
+    except OptionError as e:
+        raise click.BadParameter(str(e), param_hint=e.option) from None
     summary = run_suite(suite, results_dir, device=device, fresh=fresh, show_progress=not no_progress,
                         executor=executor, shard=shard, retry_failed=retry_failed,
                         oom_backoff=oom_backoff, plugins=plugins, executor_options=options,
@@ -146,33 +151,6 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
         click.echo(f"{summary.not_ok} cell(s) did not finish ok; see their 'error' column "
                    f"(bench report {results_dir} lists them).", err=True)
         sys.exit(1)
-
-
-def _executor_options(executor: str, address: str | None, gpus: str | None, cells_per_gpu: int,
-                      workers: int) -> dict | None:
-    """The executor's options from --address / --gpus / --cells-per-gpu / --workers, checked."""
-    options = {"address": address} if executor == "ray" else None
-    if gpus is not None:
-        if executor != "process":
-            raise click.BadParameter("--gpus runs process-executor workers; use --executor process "
-                                     "(Ray's per-cell `resources: {gpus: ...}` is the multi-node path)",
-                                     param_hint="--gpus")
-        from bench.run.executors.process import gpu_slots
-
-        try:
-            gpu_slots(gpus.split(","), cells_per_gpu)
-        except ValueError as e:
-            raise click.BadParameter(str(e), param_hint="--gpus") from None
-        if workers > 1:
-            raise click.BadParameter("--workers runs unpinned workers; with --gpus give the workers per "
-                                     "GPU as --cells-per-gpu", param_hint="--workers")
-        options = {"gpus": gpus.split(","), "cells_per_gpu": cells_per_gpu}
-    elif workers > 1:
-        if executor != "process":
-            raise click.BadParameter("--workers runs process-executor workers; use --executor process "
-                                     "(Ray places cells by the suite's `resources:`)", param_hint="--workers")
-        options = {"workers": workers}
-    return options
 
 
 @main.group()

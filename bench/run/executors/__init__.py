@@ -31,3 +31,38 @@ def __getattr__(name: str) -> Any:  # Events, RunContext, execute_cell: imported
 
 
 __all__ = ["EXECUTORS", "Events", "RunContext", "execute_cell", "get_executor"]
+
+
+class OptionError(ValueError):
+    """An executor option that does not fit the others; ``option`` names it (``--gpus``, ...)."""
+
+    def __init__(self, message: str, option: str):
+        super().__init__(message)
+        self.option = option
+
+
+def executor_options(executor: str, address: str | None, gpus: str | None, cells_per_gpu: int,
+                     workers: int) -> dict | None:
+    """The executor's options from ``--address`` / ``--gpus`` / ``--cells-per-gpu`` / ``--workers``,
+    checked (:class:`OptionError` naming the option that does not fit)."""
+    options = {"address": address} if executor == "ray" else None
+    if gpus is not None:
+        if executor != "process":
+            raise OptionError("--gpus runs process-executor workers; use --executor process (Ray's "
+                              "per-cell `resources: {gpus: ...}` is the multi-node path)", "--gpus")
+        from bench.run.executors.process import gpu_slots
+
+        try:
+            gpu_slots(gpus.split(","), cells_per_gpu)
+        except ValueError as e:
+            raise OptionError(str(e), "--gpus") from None
+        if workers > 1:
+            raise OptionError("--workers runs unpinned workers; with --gpus give the workers per GPU "
+                              "as --cells-per-gpu", "--workers")
+        options = {"gpus": gpus.split(","), "cells_per_gpu": cells_per_gpu}
+    elif workers > 1:
+        if executor != "process":
+            raise OptionError("--workers runs process-executor workers; use --executor process (Ray "
+                              "places cells by the suite's `resources:`)", "--workers")
+        options = {"workers": workers}
+    return options
