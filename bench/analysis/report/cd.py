@@ -155,6 +155,6 @@ def cd_view(part: pd.DataFrame, metric: str, higher: bool, title: str) -> dict:
     plt.close(fig)
     table = res.differing_pairs()
     pairs = [{"better": r.better, "worse": r.worse, "rank_better": round(float(r.rank_better), 2),
-              "rank_worse": round(float(r.rank_worse), 2), "p_nemenyi": float(f"{r.p_nemenyi:.3g}")}
+              "rank_worse": round(float(r.rank_worse), 2), "p_nemenyi": f"{r.p_nemenyi:.3g}"}  # text: the page rounds numbers to 2 places
              for r in table[table["differ"]].itertuples()]
     return {"text": stated, "png": base64.b64encode(buf.getvalue()).decode("ascii"), "pairs": pairs}
