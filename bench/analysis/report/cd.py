@@ -154,7 +154,8 @@ def cd_view(part: pd.DataFrame, metric: str, higher: bool, title: str) -> dict:
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     table = res.differing_pairs()
+    # the p-value as text: the page rounds numbers to 2 places
     pairs = [{"better": r.better, "worse": r.worse, "rank_better": round(float(r.rank_better), 2),
-              "rank_worse": round(float(r.rank_worse), 2), "p_nemenyi": f"{r.p_nemenyi:.3g}"}  # text: the page rounds numbers to 2 places
+              "rank_worse": round(float(r.rank_worse), 2), "p_nemenyi": f"{r.p_nemenyi:.3g}"}
              for r in table[table["differ"]].itertuples()]
     return {"text": stated, "png": base64.b64encode(buf.getvalue()).decode("ascii"), "pairs": pairs}
