@@ -12,7 +12,6 @@ loss an entry is either absent or complete.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,16 +19,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.sources import sha256 as file_sha256  # the one file hash (the fetched data's too)
+
 CHECKSUM_KEY = "model_sha256"
 MODEL_FILE, META_FILE = "model.safetensors", "meta.json"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verified_meta(entry: Path) -> tuple[dict[str, Any] | None, str]:
