@@ -43,6 +43,11 @@ class DeviceError(BenchError, RuntimeError):
     """A --device that is not a device name, or one this machine does not have."""
 
 
+class ExportError(BenchError, RuntimeError):
+    """An export to an experiment tracker that cannot be done: its package is missing, the store
+    cannot be written, the results hold nothing to export."""
+
+
 class NotApplicable(Exception):
     """The strategy cannot apply to this cell (a supervised strategy at label budget 0, QLoRA on a
     CNN without linear layers, ...): the cell is recorded as ``skipped`` with this reason, not as

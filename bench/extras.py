@@ -11,7 +11,7 @@ from typing import Iterable
 
 #: importable module -> the extra of ``pip install 'transfer-bench[EXTRA]'`` that provides it
 EXTRA_OF = {"peft": "peft", "bitsandbytes": "peft", "transformers": "text", "ray": "ray",
-            "datasets": "hub"}
+            "datasets": "hub", "mlflow": "mlflow", "tensorboard": "tensorboard", "wandb": "wandb"}
 
 
 def installed(module: str) -> bool:
@@ -34,3 +34,9 @@ def missing_message(needs: Iterable[tuple[str, str]]) -> str | None:
         return None
     pip = "pip install " + " ".join(f"'{e}'" if "[" in e else e for e in sorted(extras))
     return "; ".join(sorted(set(lines))) + f". Install it with: {pip} (or drop those entries)"
+
+
+def pip_line(module: str) -> str:
+    """``pip install 'transfer-bench[EXTRA]'`` for the extra that provides ``module`` (else the module)."""
+    extra = EXTRA_OF.get(module)
+    return f"pip install 'transfer-bench[{extra}]'" if extra else f"pip install {module}"
