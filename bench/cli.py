@@ -372,7 +372,7 @@ def reproduce(results: Path, cell_key: str | None, rule: str, where: tuple[str, 
     machine and versions (the row's git_sha and package versions).
     """
     from bench.analysis.report.select import SelectionError, picked_row
-    from bench.plan.reproduce import one_cell_suite, stored_cell, suite_yaml
+    from bench.plan.reproduce import one_cell_suite, run_options, stored_cell, suite_yaml
 
     wanted = dict(w.split("=", 1) for w in where if "=" in w)
     if len(wanted) != len(where) or (cell_key is None) == (not wanted):
@@ -390,4 +390,5 @@ def reproduce(results: Path, cell_key: str | None, rule: str, where: tuple[str, 
     at = "its final weights" if step != step else f"the checkpoint at step {int(step)}"
     click.echo(f"# cell {row['cell_key']} (trial {int(row['selected_trial'])}), selected by {rule}: {at}, "
                f"target_acc {row['target_acc']:.2f}\n# rerun: bench run {file} --results results/{one.name}"
+               f"{run_options(row.get('extra'))}"
                + (f" && bench report results/{one.name} --select {rule}" if rule != "last" else ""), err=True)
