@@ -323,9 +323,13 @@ def leaderboard(results: tuple[Path, ...], out: Path | None, rules: tuple[str, .
 @click.option("--calibrate", "aa", type=click.Path(exists=True, file_okay=False, path_type=Path), multiple=True,
               help="Another run of BASELINE's code (an A/A pair, `make ci-noise`): per-cell thresholds = "
                    "max(floor, 3 x the measured same-code spread) replace the fixed ones. Repeatable.")
+@click.option("--paired", is_flag=True,
+              help="Pair seeds (same cell key and seed on both sides): a regression is a mean per-seed drop "
+                   "beyond the threshold with a one-sided paired t-test p < 0.05, instead of the unpaired "
+                   "seed-noise CI; catches smaller drops on every seed (docs/reports.md).")
 def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_threshold: float,
             forgetting_threshold: float, throughput_threshold: float, memory_threshold: float,
-            strict_hardware: bool, rule: str, aa: tuple[Path, ...]) -> None:
+            strict_hardware: bool, rule: str, aa: tuple[Path, ...], paired: bool) -> None:
     """Compare CANDIDATE results with BASELINE results, cell by cell, metric by metric.
 
     Cells match by (backbone, strategy, hparams, pair, label budget); their seeds give the noise.
@@ -343,7 +347,7 @@ def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_thr
         cal = calibrate([(baseline, other) for other in aa], rule) if aa else None
         result = cmp_mod.compare(baseline, candidate, cmp_mod.checks(
             acc_threshold, forgetting_threshold, throughput_threshold, memory_threshold),
-            strict_hardware=strict_hardware, rule=rule, cell_thresholds=cal)
+            strict_hardware=strict_hardware, rule=rule, cell_thresholds=cal, paired_seeds=paired)
     except cmp_mod.CompareError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
