@@ -18,7 +18,7 @@ from bench.registry import Registry
 
 #: name -> builder(name: str) -> Domain. Builders must be deterministic: the same name always
 #: gives the same splits (seeded from the name, not from the cell's seed).
-DOMAINS: Registry[Callable[[str], "Domain"]] = Registry("domain", "bench.data")
+DOMAINS: Registry[Callable[[str], "Domain"]] = Registry("domain", "bench.data", "DOMAINS")
 
 
 @dataclass
