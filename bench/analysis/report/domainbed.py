@@ -129,12 +129,12 @@ def _slug(*parts: str) -> str:
 
 
 def _note(chosen: pd.DataFrame, rule: str, published: bool) -> str:
-    from_ck = int(chosen["selected_step"].notna().sum())
+    in_run = int(chosen["selected_step"].isna().sum())
+    how = (f"{in_run} of {len(chosen)} picks as the run's in-run {render.md_code(rule)} selection recorded "
+           "them (trial 0), the others from checkpoint tables" if in_run else "every pick from checkpoint tables")
     text = (f"Each cell: mean ± standard error over trial seeds (DomainBed's: population std / sqrt(n); "
-            f"none shown with one seed) of target-test accuracy, picked by {render.md_code(rule)}; "
-            f"{from_ck} of {len(chosen)} picks from checkpoint tables, the rest as the run's in-run "
-            f"{render.md_code(rule)} selection recorded them (trial 0). `Avg`: the mean of the held-out "
-            "domains' means, shown only where every held-out domain has one.")
+            f"none shown with one seed) of target-test accuracy, picked by {render.md_code(rule)}; {how}. "
+            "`Avg`: the mean of the held-out domains' means, shown only where every held-out domain has one.")
     if published:
         text += (" In brackets: DomainBed's published number (" + render.md_text(DOMAINBED["source"])
                  + ") and ours minus it, in points.")
