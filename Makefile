@@ -3,9 +3,11 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BENCH := $(VENV)/bin/bench
-# ray: the Ray executor and its tests (~240 MB, ~4 min to install here); trackers: bench export's
-# mlflow-skinny, tensorboard and wandb (~200 MB, ~50 s here), so that CI runs all three export tests
-EXTRAS ?= dev,text,peft,ray,trackers
+# ray: the Ray executor and its tests (~240 MB, ~4 min to install here); hub: datasets, for the
+# save_to_disk fixtures of tests/test_hf_datasets.py (4 packages, ~11 MB, 9 s to install here);
+# trackers: bench export's mlflow-skinny, tensorboard and wandb (~200 MB, ~50 s here), so that CI
+# runs all three export tests
+EXTRAS ?= dev,text,peft,ray,hub,trackers
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 

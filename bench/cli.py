@@ -328,9 +328,13 @@ def leaderboard(results: tuple[Path, ...], out: Path | None, rules: tuple[str, .
 @click.option("--calibrate", "aa", type=click.Path(exists=True, file_okay=False, path_type=Path), multiple=True,
               help="Another run of BASELINE's code (an A/A pair, `make ci-noise`): per-cell thresholds = "
                    "max(floor, 3 x the measured same-code spread) replace the fixed ones. Repeatable.")
+@click.option("--paired", is_flag=True,
+              help="Pair seeds (same cell key and seed on both sides): a regression is a mean per-seed drop "
+                   "beyond the threshold with a one-sided paired t-test p < 0.05, instead of the unpaired "
+                   "seed-noise CI; catches smaller drops on every seed (docs/reports.md).")
 def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_threshold: float,
             forgetting_threshold: float, throughput_threshold: float, memory_threshold: float,
-            strict_hardware: bool, rule: str, aa: tuple[Path, ...]) -> None:
+            strict_hardware: bool, rule: str, aa: tuple[Path, ...], paired: bool) -> None:
     """Compare CANDIDATE results with BASELINE results, cell by cell, metric by metric.
 
     Cells match by (backbone, strategy, hparams, pair, label budget); their seeds give the noise.
@@ -348,7 +352,7 @@ def compare(baseline: Path, candidate: Path, markdown_file: Path | None, acc_thr
         cal = calibrate([(baseline, other) for other in aa], rule) if aa else None
         result = cmp_mod.compare(baseline, candidate, cmp_mod.checks(
             acc_threshold, forgetting_threshold, throughput_threshold, memory_threshold),
-            strict_hardware=strict_hardware, rule=rule, cell_thresholds=cal)
+            strict_hardware=strict_hardware, rule=rule, cell_thresholds=cal, paired_seeds=paired)
     except cmp_mod.CompareError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
@@ -377,7 +381,7 @@ def reproduce(results: Path, cell_key: str | None, rule: str, where: tuple[str, 
     machine and versions (the row's git_sha and package versions).
     """
     from bench.analysis.report.select import SelectionError, picked_row
-    from bench.plan.reproduce import one_cell_suite, stored_cell, suite_yaml
+    from bench.plan.reproduce import one_cell_suite, run_options, stored_cell, suite_yaml
 
     wanted = dict(w.split("=", 1) for w in where if "=" in w)
     if len(wanted) != len(where) or (cell_key is None) == (not wanted):
@@ -395,4 +399,5 @@ def reproduce(results: Path, cell_key: str | None, rule: str, where: tuple[str, 
     at = "its final weights" if step != step else f"the checkpoint at step {int(step)}"
     click.echo(f"# cell {row['cell_key']} (trial {int(row['selected_trial'])}), selected by {rule}: {at}, "
                f"target_acc {row['target_acc']:.2f}\n# rerun: bench run {file} --results results/{one.name}"
+               f"{run_options(row.get('extra'))}"
                + (f" && bench report results/{one.name} --select {rule}" if rule != "last" else ""), err=True)

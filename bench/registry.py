@@ -1,8 +1,10 @@
 """One registry type for backbones, strategies and domains (timm's create_model / list_models idea).
 
-Entries are registered by decorating a function or class in any module of the registry's package;
-the package's modules are imported on first lookup, so adding an entry is one new file and nothing
-else. A *family* entry (registered with a trailing ``/*``) serves every name under a prefix, e.g.
+Entries are registered by decorating a function or class in any module of the registry's package,
+so adding an entry is one new file and nothing else. A lookup imports only the module whose source
+registers the name (:func:`source_modules`, read without importing anything), so a suite that names
+three strategies pays for three modules, not for every one; listing every entry (``names``,
+``describe``) or an unknown name imports the whole package. A *family* entry (registered with a trailing ``/*``) serves every name under a prefix, e.g.
 ``timm/*`` builds ``timm/resnet18`` and ``digits-c/*`` builds ``digits-c/gaussian_noise``.
 """
 from __future__ import annotations
@@ -24,12 +26,16 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str, package: str):
+    def __init__(self, kind: str, package: str, attr: str | None = None):
         self.kind = kind
         self.package = package
+        #: the registry's variable name in the package's sources (``DOMAINS``): what the source
+        #: index looks for; None imports the whole package on the first lookup
+        self.attr = attr
         self._entries: dict[str, T] = {}
         self._families: dict[str, T] = {}
         self._loaded = False
+        self._modules: dict[str, str] | None = None
 
     def register(self, name: str) -> Callable[[T], T]:
         def decorator(obj: T) -> T:
@@ -51,27 +57,44 @@ class Registry(Generic[T]):
             if not mod.name.startswith("_"):
                 importlib.import_module(f"{self.package}.{mod.name}")
 
+    def _import_for(self, name: str) -> None:
+        """Import the module whose source registers ``name`` exactly, else its family (if any)."""
+        if self._loaded or self.attr is None:
+            return
+        if self._modules is None:
+            self._modules = source_modules(self.package, self.attr)
+        module = self._modules.get(name) or next(
+            (self._modules[f"{p}/*"] for p in _prefixes(name) if f"{p}/*" in self._modules), None)
+        if module is not None:
+            importlib.import_module(module)
+
+    def _find(self, name: str) -> T | None:
+        """``name``'s entry among those registered so far: an exact entry, else its family's."""
+        if name in self._entries:
+            return self._entries[name]
+        return next((self._families[p] for p in _prefixes(name) if p in self._families), None)
+
+    def _lookup(self, name: str) -> T | None:
+        self._import_for(name)
+        found = self._find(name)
+        if found is None and not self._loaded:
+            self._load()
+            found = self._find(name)
+        return found
+
     def family_of(self, name: str) -> str | None:
-        self._load()
-        for sep in ("/", ":"):
-            prefix = name.split(sep, 1)[0]
-            if sep in name and prefix in self._families:
-                return prefix
-        return None
+        self._lookup(name)
+        return next((p for p in _prefixes(name) if p in self._families), None)
 
     def get(self, name: str) -> T:
         """The entry for ``name``: an exact entry, else the family entry serving its prefix."""
-        self._load()
-        if name in self._entries:
-            return self._entries[name]
-        family = self.family_of(name)
-        if family is not None:
-            return self._families[family]
-        raise UnknownNameError(self.unknown_message(name))
+        found = self._lookup(name)
+        if found is None:
+            raise UnknownNameError(self.unknown_message(name))
+        return found
 
     def __contains__(self, name: str) -> bool:
-        self._load()
-        return name in self._entries or self.family_of(name) is not None
+        return self._lookup(name) is not None
 
     def names(self, pattern: str = "*") -> list[str]:
         """Registered names matching a glob; families are listed as ``prefix/*``."""
@@ -90,6 +113,26 @@ class Registry(Generic[T]):
         return {**self._entries, **{f"{k}/*": v for k, v in self._families.items()}}
 
 
+def _prefixes(name: str) -> list[str]:
+    """The family prefixes that could serve ``name``: before its first ``/``, then its first ``:``."""
+    return [name.split(sep, 1)[0] for sep in ("/", ":") if sep in name]
+
+
+def _module_trees(package: str) -> list[tuple[str, ast.Module]]:
+    """(module name, parsed source) of each public module of ``package``, without importing them."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return [(f"{package}.{path.stem}", ast.parse(path.read_text()))
+            for path in sorted(folder.glob("*.py")) if not path.name.startswith("_")]
+
+
+def source_modules(package: str, registry: str) -> dict[str, str]:
+    """Name (``prefix/*`` for a family) -> the module of ``package`` whose source registers it."""
+    return {name: module for module, tree in _module_trees(package) for name in _module_index(tree, registry)}
+
+
 def source_index(package: str, registry: str) -> dict[str, str]:
     """Names registered in ``package``'s modules and the first line of what ``bench list`` shows for
     each (the entry's own docstring, else its module's), read from the source files without importing
@@ -97,14 +140,9 @@ def source_index(package: str, registry: str) -> dict[str, str]:
     against the real registries. Forms read: ``@REG.register("name")`` on a def or class,
     ``REG.register("name")(func)`` and ``SomeDataset(key="name", ...).register()`` (a ``name/*`` family).
     """
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    folder = Path(next(iter(spec.submodule_search_locations)))
     index: dict[str, str] = {}
-    for path in sorted(folder.glob("*.py")):
-        if not path.name.startswith("_"):
-            index.update(_module_index(ast.parse(path.read_text()), registry))
+    for _, tree in _module_trees(package):
+        index.update(_module_index(tree, registry))
     return index
 
 

@@ -48,3 +48,40 @@ def test_bench_list_imports_no_heavy_library():
     first, _, listing = out.stdout.partition("\n")
     assert first == "[]"
     assert "  small_cnn " in listing and "  dann " in listing and "digits-c/*" in listing
+
+
+def test_a_dry_run_imports_only_the_modules_that_register_the_suites_names(tmp_path):
+    """Validating a suite looks each name up, and a lookup imports only the module whose source
+    registers it (bench.registry.source_modules): the default suite's dry run imports its six
+    strategies' modules, not the other strategies, not the text or peft families, not pandas.
+    torch is still imported: every strategy module imports it, and validating an entry's
+    hyper-parameters needs the strategy's class."""
+    code = ("import sys\nfrom click.testing import CliRunner\nfrom bench.cli import main\n"
+            f"r = CliRunner().invoke(main, ['run', 'suites/default.yaml', '--dry-run', '--results', {str(tmp_path)!r}])\n"
+            "assert r.exit_code == 0, r.output\nprint(' '.join(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    modules = set(out.stdout.split())
+    assert {"bench.strategies.dan", "bench.strategies.adabn", "bench.data.digits_c"} <= modules
+    unused = {"bench.strategies.maml", "bench.strategies.lora", "bench.strategies.cdan", "bench.backbones.hf",
+              "bench.data.text_files", "bench.data.hf_datasets", "bench.data.office31", "pandas", "peft",
+              "transformers"}
+    assert modules & unused == set()
+
+
+def test_a_lookup_that_imports_one_module_finds_what_importing_every_module_finds():
+    """For every registered name (a family as ``prefix/x``), in a fresh process: the entry found
+    when only its own module is imported is the entry found once the whole package is."""
+    code = ("import importlib\nfrom bench.registry import source_modules\n"
+            f"for package, attr in {REGISTRIES!r}:\n"
+            "    reg = getattr(importlib.import_module(package), attr)\n"
+            "    names = [n[:-2] + '/x' if n.endswith('/*') else n for n in source_modules(package, attr)]\n"
+            "    lazy = {n: reg.get(n) for n in names}\n"
+            "    assert not reg._loaded\n"
+            "    reg.names()\n"
+            "    wrong = [n for n in names if reg.get(n) is not lazy[n]]\n"
+            "    assert not wrong, (package, wrong)\n"
+            "    print(package, len(names))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) == len(REGISTRIES)

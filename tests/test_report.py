@@ -142,6 +142,19 @@ def test_rows_of_different_protocols_are_never_pooled(tmp_path):
     assert set(df.groupby("method")["seed"].count()) == {2}
 
 
+def test_a_protocol_that_differs_only_per_pair_is_one_method(tmp_path):
+    """A suite's per-pair settings (TLL's lr per direction) give each pair its own protocol hash,
+    but one method per pair: one row with both pairs and an Avg. A clash inside one pair still
+    splits the method everywhere."""
+    rows = [row("dann", A, s, 60.0, protocol="lr0.01") for s in range(2)]
+    rows += [row("dann", B, s, 80.0, protocol="lr0.1") for s in range(2)]
+    table = metric_table(load([write(tmp_path / "r", rows)]), "target_acc")
+    assert table.methods == ["dann"] and table.avg["dann"] == pytest.approx(70.0)
+    clash = rows + [row("dann", A, 2, 90.0, protocol="lr0.1")]
+    df = load([write(tmp_path / "c", clash)])
+    assert df["method"].nunique() == 2 and all("[protocol" in m for m in df["method"])
+
+
 def test_tables_option_prints_mean_and_sd_under_its_command(tmp_path):
     from click.testing import CliRunner
 

@@ -11,7 +11,9 @@ A **regression** is a delta in the bad direction that
 2. is larger than the seed noise: the whole CI lies on the bad side of zero.
 
 With a single seed on either side the noise is unknown: then the threshold alone decides, and the
-row says so. A cell that finished ok in the baseline but not in the candidate is a regression too.
+row says so. ``--paired`` (``bench.analysis.paired``) replaces condition 2 with a one-sided paired
+t-test on the same-seed differences, which catches smaller drops on every seed. A cell that
+finished ok in the baseline but not in the candidate is a regression too.
 Cost metrics (throughput, memory) only mean something on the same hardware: when the two sides
 ran on different devices they are shown but never counted (``--strict-hardware`` counts them).
 
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.analysis import paired
 from bench.analysis.report.select import SelectionError, read_checkpoints, select
 from bench.analysis.report.stats import Estimate, bootstrap_delta
 from bench.results import read_results
@@ -129,22 +132,38 @@ def _check_core(df: pd.DataFrame, path: Path) -> None:
                                "(rerun the suite)")
 
 
+def _decide(bad: float, threshold: float, worse_beyond_noise: bool, better_beyond_noise: bool,
+            count: bool) -> str:
+    """The verdict of a delta that moved ``bad`` (> 0: in the bad direction) and of the noise
+    condition each way (True also when the noise is unknown: the threshold alone decides)."""
+    if bad > threshold and worse_beyond_noise:
+        return "REGRESSION" if count else "worse (not counted: different hardware)"
+    if bad > threshold:
+        return "within noise"
+    if -bad > threshold and better_beyond_noise:
+        return "improved"
+    return "ok"
+
+
 def _verdict(c: Check, d, count: bool) -> str:
+    """Unpaired: the noise condition is the seed-bootstrap CI of the delta excluding 0."""
     if math.isnan(d.mean):
         return "n/a"
     bad = -d.mean if c.higher_is_better else d.mean          # > 0: moved in the bad direction
-    worst_good_end = d.hi if c.higher_is_better else -d.lo    # CI end nearest to "no change"
-    noise_known = not math.isnan(d.lo)
-    beyond_threshold = bad > c.threshold
-    beyond_noise = (worst_good_end < 0) if noise_known else True
-    if beyond_threshold and beyond_noise:
-        return "REGRESSION" if count else "worse (not counted: different hardware)"
-    if beyond_threshold:
-        return "within noise"
-    good = d.mean if c.higher_is_better else -d.mean
-    if good > c.threshold and (not noise_known or (d.lo > 0 if c.higher_is_better else d.hi < 0)):
-        return "improved"
-    return "ok"
+    if math.isnan(d.lo):  # one seed on a side: noise unknown
+        return _decide(bad, c.threshold, True, True, count)
+    worse, better = (d.hi < 0, d.lo > 0) if c.higher_is_better else (d.lo > 0, d.hi < 0)
+    return _decide(bad, c.threshold, worse, better, count)
+
+
+def paired_verdict(c: Check, p: paired.Paired, count: bool) -> str:
+    """Paired (``bench.analysis.paired``): the noise condition is the one-sided paired t-test."""
+    if math.isnan(p.mean):
+        return "n/a"
+    bad = -p.mean if c.higher_is_better else p.mean
+    if math.isnan(p.p_worse):  # under two paired seeds: noise unknown
+        return _decide(bad, c.threshold, True, True, count)
+    return _decide(bad, c.threshold, p.p_worse < paired.ALPHA, p.p_better < paired.ALPHA, count)
 
 
 def judge(chk: Check, base_values, cand_values, count: bool = True,
@@ -167,11 +186,13 @@ def judge(chk: Check, base_values, cand_values, count: bool = True,
 
 def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = None,
             strict_hardware: bool = False, rule: str = "last",
-            cell_thresholds: dict[tuple, float] | None = None) -> Comparison:
+            cell_thresholds: dict[tuple, float] | None = None, paired_seeds: bool = False) -> Comparison:
     """Compare two results directories cell by cell, both sides selected by ``rule``.
 
     ``cell_thresholds``: (cell key, metric) -> threshold, calibrated on an A/A pair
-    (``bench.analysis.noise.calibrate``); it replaces the metric's fixed threshold for those cells."""
+    (``bench.analysis.noise.calibrate``); it replaces the metric's fixed threshold for those cells.
+    ``paired_seeds``: judge each metric by its same-seed differences (``bench.analysis.paired``)
+    instead of the unpaired seed bootstrap; the table gains a ``paired`` column."""
     thresholds = thresholds or checks()
     base, cand = _load(Path(baseline), rule), _load(Path(candidate), rule)
     hw_b, hw_c = set(base["device_name"].dropna()), set(cand["device_name"].dropna())
@@ -188,12 +209,19 @@ def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = No
     keys_b, keys_c, common = _matched_cells(base, cand, baseline, candidate, notes)
     gb, gc = base.groupby(MATCH), cand.groupby(MATCH)
     count_cost = same_hw or strict_hardware
-    rows = [r for key in common
-            for r in _cell_rows(key, gb.get_group(key), gc.get_group(key), thresholds, cell_thresholds, count_cost)]
+    # under `last` a seed's row is its cell (one key per seed); under a rule, the seed's pick
+    pair_on = (["cell_key", "seed"] if rule == "last" else ["seed"]) if paired_seeds else None
+    rows = [r for key in common for r in _cell_rows(key, gb.get_group(key), gc.get_group(key), thresholds,
+                                                    cell_thresholds, count_cost, pair_on)]
     frame = lambda ks: pd.DataFrame(sorted(ks), columns=MATCH)  # noqa: E731
     notes.append(f"model selection on both sides: {rule}"
                  + (" [ORACLE: target-test labels, analysis only]" if rule == "oracle" else ""))
-    return Comparison(pd.DataFrame(rows), frame(keys_b - keys_c), frame(keys_c - keys_b), same_hw, notes)
+    if paired_seeds:
+        notes.append(paired.RULE)
+    table = pd.DataFrame(rows)
+    if paired_seeds and "paired" in table.columns:
+        table["paired"] = table["paired"].fillna("")
+    return Comparison(table, frame(keys_b - keys_c), frame(keys_c - keys_b), same_hw, notes)
 
 
 def _matched_cells(base: pd.DataFrame, cand: pd.DataFrame, baseline: Path, candidate: Path,
@@ -220,9 +248,11 @@ def _matched_cells(base: pd.DataFrame, cand: pd.DataFrame, baseline: Path, candi
 
 
 def _cell_rows(key: tuple, b: pd.DataFrame, c: pd.DataFrame, thresholds: list[Check],
-               cell_thresholds: dict[tuple, float] | None, count_cost: bool) -> list[dict]:
+               cell_thresholds: dict[tuple, float] | None, count_cost: bool,
+               pair_on: list[str] | None = None) -> list[dict]:
     """The comparison rows of one cell: a status regression, an ok row without accuracy, or one
-    row per metric with its verdict (cost metrics counted only when ``count_cost``)."""
+    row per metric with its verdict (cost metrics counted only when ``count_cost``; seeds paired
+    by the columns ``pair_on`` when given)."""
     b_ok, c_ok = b[b["status"] == "ok"], c[c["status"] == "ok"]
     ident = dict(zip(MATCH, key))
     if len(b_ok) and not len(c_ok):
@@ -238,17 +268,29 @@ def _cell_rows(key: tuple, b: pd.DataFrame, c: pd.DataFrame, thresholds: list[Ch
     for chk in thresholds:
         if cell_thresholds and (key, chk.metric) in cell_thresholds:
             chk = replace(chk, threshold=cell_thresholds[(key, chk.metric)])
-        d, verdict = judge(chk, b_ok[chk.metric], c_ok[chk.metric], not chk.is_cost or count_cost)
-        unit = "%" if chk.relative else ""
-        rows.append({**ident, "metric": chk.metric,
-                     "baseline": _fmt(b_ok[chk.metric].mean(), chk), "candidate": _fmt(c_ok[chk.metric].mean(), chk),
-                     "delta": "" if math.isnan(d.mean) else f"{d.mean:+.2f}{unit}",
-                     "ci": "no values" if math.isnan(d.mean) else "noise unknown (1 seed)"
-                     if math.isnan(d.lo) else f"[{d.lo:+.2f}, {d.hi:+.2f}]{unit}",
-                     "seeds": f"{len(b_ok)}/{len(c_ok)}",
-                     "threshold": f"{chk.threshold:g}{unit or ' pts'}",
-                     "verdict": verdict})
+        rows.append({**ident, **_metric_row(chk, b_ok, c_ok, not chk.is_cost or count_cost, pair_on)})
     return rows
+
+
+def _metric_row(chk: Check, b_ok: pd.DataFrame, c_ok: pd.DataFrame, count: bool,
+                pair_on: list[str] | None) -> dict:
+    """One metric of one cell: the two means, the delta and its seed-bootstrap CI, and the verdict
+    (unpaired; with ``pair_on``, the paired delta's and its verdict instead)."""
+    d, verdict = judge(chk, b_ok[chk.metric], c_ok[chk.metric], count)
+    unit = "%" if chk.relative else ""
+    row = {"metric": chk.metric,
+           "baseline": _fmt(b_ok[chk.metric].mean(), chk), "candidate": _fmt(c_ok[chk.metric].mean(), chk),
+           "delta": "" if math.isnan(d.mean) else f"{d.mean:+.2f}{unit}",
+           "ci": "no values" if math.isnan(d.mean) else "noise unknown (1 seed)"
+           if math.isnan(d.lo) else f"[{d.lo:+.2f}, {d.hi:+.2f}]{unit}",
+           "seeds": f"{len(b_ok)}/{len(c_ok)}",
+           "threshold": f"{chk.threshold:g}{unit or ' pts'}",
+           "verdict": verdict}
+    if pair_on is not None:
+        p = paired.paired_test(paired.differences(b_ok, c_ok, chk.metric, pair_on, chk.relative),
+                               chk.higher_is_better)
+        row.update(paired=paired.describe(p, unit), verdict=paired_verdict(chk, p, count))
+    return row
 
 
 def _fmt(v: float, chk: Check) -> str:

@@ -76,7 +76,7 @@ class BackboneSpec(BaseModel):
         return out
 
 
-BACKBONES: Registry[Callable[..., "TransferModel"]] = Registry("backbone", "bench.backbones")
+BACKBONES: Registry[Callable[..., "TransferModel"]] = Registry("backbone", "bench.backbones", "BACKBONES")
 
 
 class TransferModel(nn.Module):

@@ -254,8 +254,8 @@ def _adapt(s: Setting, model: Any, meta: dict, labeled_idx: Any) -> tuple[Strate
     strategy, ctx, held_idx = _build_strategy(s, model, meta, labeled_idx)
     steps = ctx.steps
     selector = Selector(cell.selection, strategy, s.source.val, s.device, target_x=s.target_x)
-    recorder = CheckpointRecorder(cell.key(), strategy, s.source, s.target, s.target.train.take(held_idx),
-                                  s.device, cell.seed) if cell.checkpoints else None
+    recorder = CheckpointRecorder(cell.row_key(), strategy, s.source, s.target,  # the row's key
+                                  s.target.train.take(held_idx), s.device, cell.seed) if cell.checkpoints else None
     at = checkpoint_steps(steps, cell.checkpoints)
     every = selector.every(steps) if selector.active else 0
 

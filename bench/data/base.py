@@ -11,11 +11,14 @@ import torch
 
 from bench.errors import CacheError, DataError
 from bench.results import disk_full
+# SOURCES_SEP joins the domains of a multi-source name ("rmnist/0+rmnist/15" is both, pooled); it
+# and domain_parts live with the row schema, which the readers of results (analysis) share
+from bench.results.schema import SOURCES_SEP, domain_parts  # noqa: F401
 from bench.registry import Registry
 
 #: name -> builder(name: str) -> Domain. Builders must be deterministic: the same name always
 #: gives the same splits (seeded from the name, not from the cell's seed).
-DOMAINS: Registry[Callable[[str], "Domain"]] = Registry("domain", "bench.data")
+DOMAINS: Registry[Callable[[str], "Domain"]] = Registry("domain", "bench.data", "DOMAINS")
 
 
 @dataclass
@@ -88,17 +91,6 @@ class Domain:
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one image (C, H, W); empty for text."""
         return tuple(self.train.x.shape[1:]) if self.modality == "image" else ()
-
-
-
-
-#: joins the domains of a multi-source name: ``"rmnist/0+rmnist/15"`` is both, pooled
-SOURCES_SEP = "+"
-
-
-def domain_parts(name: str) -> list[str]:
-    """The single domains a (possibly multi-source) domain name pools, in order."""
-    return [part.strip() for part in name.split(SOURCES_SEP)]
 
 
 def check_domain(name: str) -> None:

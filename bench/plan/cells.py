@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from bench.backbones import BackboneSpec
 from bench.plan.protocol import Protocol, TargetSplit
@@ -213,11 +213,19 @@ class Cell(BaseModel):
     target_val: int = 0
     precision: str = "fp32"
     data_on_device: bool = False
+    #: a stand-in's planned cell key (:func:`smaller_batch`); in no hash and no dump
+    _filed_under: str | None = PrivateAttr(default=None)
 
     def key(self) -> str:
         """Stable hash of what determines the result: the fields :data:`CELL_FIELDS` marks
         ``identity`` or ``protocol``, each left out at its ``omit_at``."""
         return _versioned_hash(_hashed(CELL_FIELDS, self.model_dump(mode="json"), _in_key))
+
+    def row_key(self) -> str:
+        """The key the cell's row and checkpoint table are filed under (the row's ``cell_key``):
+        :meth:`key`, except for a stand-in made by :func:`smaller_batch`, which is filed under the
+        planned cell's key (the one the suite declared, resume looks for and reports join on)."""
+        return self._filed_under or self.key()
 
     def protocol_hash(self) -> str:
         """Stable hash of how the cell is measured: the fields :data:`CELL_FIELDS` marks
@@ -244,11 +252,23 @@ class Cell(BaseModel):
                 f"{self.pair} budget={self.label_budget} seed={self.seed}{proto}")
 
 
+def smaller_batch(cell: Cell, batch_size: int) -> Cell:
+    """``cell`` at a smaller adaptation batch, run in its place by ``bench run --oom-backoff``.
+
+    A stand-in: it trains at ``batch_size`` (its row's ``batch_size`` and ``protocol_hash`` say
+    so), and its row and checkpoint table are filed under the planned cell's key
+    (:meth:`Cell.row_key`), so resume, reports and ``bench reproduce`` find them as that cell's."""
+    stand_in = cell.model_copy(update={"adapt": cell.adapt.model_copy(update={"batch_size": batch_size})})
+    stand_in._filed_under = cell.row_key()
+    return stand_in
+
+
 def identity_row(cell: Cell, run_id: str = "") -> dict[str, Any]:
-    """The columns a row takes from its cell (:data:`IDENTITY_COLUMNS`), in the schema's order."""
+    """The columns a row takes from its cell (:data:`IDENTITY_COLUMNS`), in the schema's order;
+    its ``cell_key`` is :meth:`Cell.row_key`."""
     row = {f.column: f.to_column(getattr(cell, name)) if f.to_column else getattr(cell, name)
            for name, f in CELL_FIELDS.items() if f.column}
-    row.update(run_id=run_id, cell_key=cell.key(), protocol_hash=cell.protocol_hash())
+    row.update(run_id=run_id, cell_key=cell.row_key(), protocol_hash=cell.protocol_hash())
     return {name: row[name] for name in SCHEMA.names if name in row}
 
 

@@ -12,6 +12,7 @@ left to draw from).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,17 @@ def one_cell_suite(suite: Suite, cell: Cell) -> Suite:
         raise SuiteError(f"cell {cell.key()} cannot be written as a one-cell suite that reruns it "
                          f"exactly (it expands to {[c.describe() for c in cells]}); please report this")
     return one
+
+
+def run_options(extra: str | None) -> str:
+    """What ``bench run`` needs besides the one-cell suite to rerun a stored row the way it ran:
+    `` --oom-backoff`` when the row backed off (its ``extra`` lists the batch sizes tried; the
+    suite keeps the planned batch, the cell's identity), else nothing."""
+    try:
+        facts = json.loads(extra or "{}")
+    except (TypeError, ValueError):
+        return ""
+    return " --oom-backoff" if isinstance(facts, dict) and facts.get("oom_backoff_batch_sizes") else ""
 
 
 def suite_yaml(suite: Suite) -> str:

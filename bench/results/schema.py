@@ -17,6 +17,16 @@ _STR, _I64, _F64, _BOOL = pa.string(), pa.int64(), pa.float64(), pa.bool_()
 _TIME = pa.timestamp("us", tz="UTC")
 NAN = float("nan")
 
+#: joins the domains of a multi-source cell's ``source_domain`` (``"rmnist/0+rmnist/15"``: both,
+#: pooled); here so that readers of rows (analysis) and the data family share one spelling
+SOURCES_SEP = "+"
+
+
+def domain_parts(name: str) -> list[str]:
+    """The single domains a (possibly multi-source) domain name pools, in order."""
+    return [part.strip() for part in name.split(SOURCES_SEP)]
+
+
 #: THE definition of a row: (column, Arrow type, value before the cell sets it). The Parquet schema
 #: and the empty row of a cell (``new_row``) derive from this list; a new column is added here, once,
 #: with its default. Which columns a row takes from its cell says ``bench.plan.cells.CELL_FIELDS``.

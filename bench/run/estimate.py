@@ -7,6 +7,14 @@ The estimate is a sum over the suite's cells of step times measured earlier (a r
       + sum over cells c:          steps(c) * t_step(backbone, strategy, precision) * B(c) / B_cal
                                    + t_fixed(backbone, strategy, precision)
 
+A step of a cell with D source domains draws one mini-batch of ``batch_size`` from each (DomainBed's
+balanced batches), so ``B(c)`` is ``batch_size x D`` (and ``B_cal`` the calibration cell's). A
+multi-source suite calibrates the first pair of every distinct set of domains (each dataset of a
+leave-one-domain-out suite: its image sizes, its evaluation sets), and its cells take the times of
+their own set (``domains``) where measured. The calibration keeps the suite's in-run ``selection``
+(its checks, about 10 per cell at any step count, count in ``t_fixed``) and runs at least
+``checkpoints`` steps, so that every one of a cell's K checkpoint evaluations is counted too.
+
 ``t_source`` and ``t_step`` are measured seconds per training step after the warm-up (rows'
 ``extra.source_step_s`` / ``extra.adapt_step_s``; ``adapt_wall_s / steps`` for older rows),
 scaled linearly by the batch size ``B`` against the calibration's ``B_cal`` (a rough rule: a GPU
@@ -32,10 +40,22 @@ from bench.plan.protocol import starts_from_initial
 from bench.plan.sharding import shard_cells, will_skip
 from bench.plan.suite import Suite
 from bench.results import read_results
+from bench.results.schema import domain_parts
 from bench.run.runner import run_suite
 from bench.strategies import get_strategy
 
 KEY = ["backbone", "strategy", "precision"]
+
+
+def domain_set(source_domain: str, target_domain: str) -> str:
+    """The domains a multi-source cell uses, sorted and joined (one dataset of a leave-one-domain-out
+    suite); "" for a single source: those cells share their times whatever the pair."""
+    parts = domain_parts(source_domain)
+    return ", ".join(sorted({*parts, target_domain})) if len(parts) > 1 else ""
+
+
+def source_count(source_domain: str) -> int:
+    return len(domain_parts(source_domain))
 
 
 def measured_step_times(rows: pd.DataFrame) -> pd.DataFrame:
@@ -43,7 +63,7 @@ def measured_step_times(rows: pd.DataFrame) -> pd.DataFrame:
     source step, median fixed seconds per cell, and the batch size they were measured at."""
     rows = rows[rows.status == "ok"].copy()
     if rows.empty:
-        return pd.DataFrame(columns=KEY + ["t_step", "t_source", "t_fixed", "batch", "n", "cuda"])
+        return pd.DataFrame(columns=KEY + ["domains", "t_step", "t_source", "t_fixed", "batch", "n", "cuda"])
     if "precision" not in rows:
         rows["precision"] = "fp32"
     rows["precision"] = rows["precision"].fillna("fp32")
@@ -59,9 +79,12 @@ def measured_step_times(rows: pd.DataFrame) -> pd.DataFrame:
     source_paid = rows.source_wall_s.where(~rows.source_cached.astype(bool), 0.0).fillna(0.0)
     rows["t_fixed"] = (wall - source_paid - rows.steps * rows.t_step).clip(lower=0)
     rows["cuda"] = rows.mem_kind == "cuda"
-    return rows.groupby(KEY, as_index=False).agg(
+    # a step draws batch_size from each source domain: its batch is batch_size x D
+    rows["batch"] = rows.batch_size * rows.source_domain.map(source_count)
+    rows["domains"] = [domain_set(s, t) for s, t in zip(rows.source_domain, rows.target_domain)]
+    return rows.groupby(KEY + ["domains"], as_index=False).agg(
         t_step=("t_step", "median"), t_source=("t_source", "median"), t_fixed=("t_fixed", "median"),
-        batch=("batch_size", "median"), n=("t_step", "size"), cuda=("cuda", "any"))
+        batch=("batch", "median"), n=("t_step", "size"), cuda=("cuda", "any"))
 
 
 def estimate(cells: list[Cell], times: pd.DataFrame) -> pd.DataFrame:
@@ -69,7 +92,10 @@ def estimate(cells: list[Cell], times: pd.DataFrame) -> pd.DataFrame:
     strategy ``(source stage)``, once per distinct source model, and not at all when no cell has
     one (``protocol: joint`` with domain-adaptation methods only)."""
     out: list[dict[str, Any]] = []
-    by_key = {tuple(r[k] for k in KEY): r for r in times.to_dict("records")}
+    if "domains" not in times:  # times measured without the column: one set for all
+        times = times.assign(domains="")
+    by_set = {tuple(r[k] for k in KEY + ["domains"]): r for r in times.to_dict("records")}
+    by_key = times.groupby(KEY).median(numeric_only=True).to_dict("index")
     by_backbone = times.groupby(["backbone", "precision"]).median(numeric_only=True).to_dict("index")
     seen_sources: set[str] = set()
     for c in cells:
@@ -78,7 +104,8 @@ def estimate(cells: list[Cell], times: pd.DataFrame) -> pd.DataFrame:
             out.append(dict(backbone=bb, strategy=c.strategy, precision=c.precision, cells=1, steps=0,
                             seconds=0.0, flag=""))
             continue
-        m, borrowed = by_key.get((bb, c.strategy, c.precision)), False
+        m = by_set.get((bb, c.strategy, c.precision, domain_set(c.source_domain, c.target_domain)))
+        m, borrowed = m or by_key.get((bb, c.strategy, c.precision)), False
         if m is None:
             m, borrowed = by_backbone.get((bb, c.precision)), True
         cls = get_strategy(c.strategy)
@@ -87,7 +114,8 @@ def estimate(cells: list[Cell], times: pd.DataFrame) -> pd.DataFrame:
             out.append(dict(backbone=bb, strategy=c.strategy, precision=c.precision, cells=1,
                             steps=steps, seconds=math.nan, flag="not measured"))
             continue
-        scale = c.adapt.batch_size / m["batch"] if m["batch"] else 1.0
+        batch = c.adapt.batch_size * source_count(c.source_domain)  # one mini-batch per source domain
+        scale = batch / m["batch"] if m["batch"] else 1.0
         out.append(dict(backbone=bb, strategy=c.strategy, precision=c.precision, cells=1, steps=steps,
                         seconds=steps * m["t_step"] * scale + m["t_fixed"],
                         flag="backbone median" if borrowed else ""))
@@ -99,7 +127,8 @@ def estimate(cells: list[Cell], times: pd.DataFrame) -> pd.DataFrame:
                 t_src = by_backbone.get((bb, c.precision), {}).get("t_source", math.nan)
             out.append(dict(backbone=bb, strategy="(source stage)", precision=c.precision, cells=0,
                             steps=c.source.steps,
-                            seconds=c.source.steps * t_src * (c.source.batch_size / m["batch"]),
+                            seconds=c.source.steps * t_src * (c.source.batch_size * source_count(c.source_domain)
+                                                              / m["batch"]),
                             flag=""))
     df = pd.DataFrame(out)
     return df.groupby(KEY, as_index=False, sort=False).agg(
@@ -107,9 +136,22 @@ def estimate(cells: list[Cell], times: pd.DataFrame) -> pd.DataFrame:
         flag=("flag", lambda f: ", ".join(sorted(set(f) - {""}))))
 
 
+def calibration_pairs(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first pair, and the first of every other set of domains that several sources use."""
+    chosen, seen = pairs[:1], {domain_set(pairs[0]["source"], pairs[0]["target"])} if pairs else set()
+    for p in pairs[1:]:
+        key = domain_set(p["source"], p["target"])
+        if key and key not in seen:
+            seen.add(key)
+            chosen.append(p)
+    return chosen
+
+
 def calibration_suite(suite: Suite, steps: int = 10) -> Suite:
-    """The suite cut to one cell per (backbone, strategy, precision): its first pair, first seed,
-    each strategy's first label budget, ``steps`` source and adaptation steps."""
+    """The suite cut to one cell per (backbone, strategy, precision[, set of source domains]): the
+    pairs of ``calibration_pairs``, first seed, each strategy's last label budget, ``steps`` source
+    and adaptation steps (at least ``checkpoints``), the suite's in-run selection."""
+    steps = max(steps, suite.checkpoints)
     length = {"steps", "epochs", "iterations_per_epoch"}  # calibrate at few steps
     short = lambda fields: {k: v for k, v in (fields or {}).items() if k not in length} or None  # noqa: E731
     entries = []
@@ -119,10 +161,10 @@ def calibration_suite(suite: Suite, steps: int = 10) -> Suite:
         entries.append({"name": e.name, **hp, **own,
                         "label_budgets": [(e.label_budgets or suite.label_budgets)[-1]]})
     raw = suite.model_dump(mode="json")
-    pairs = [{**p, "train": short(p.get("train"))} for p in raw["pairs"][:1]]
+    pairs = [{**p, "train": short(p.get("train"))} for p in calibration_pairs(raw["pairs"])]
     stage = lambda cfg: {**cfg, "steps": steps, "epochs": None, "iterations_per_epoch": None}  # noqa: E731
     raw.update(name=f"{suite.name}-calibration", pairs=pairs, seeds=raw["seeds"][:1],
-               strategies=entries, selection="last", source=stage(raw["source"]),
+               strategies=entries, source=stage(raw["source"]),
                adapt=stage(raw["adapt"]))
     return Suite.model_validate(raw)
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from bench.search import loguniform
 from bench.strategies.base import Hparams, Strategy
+from bench.train.loop import make_optimizer
 
 Minibatches = list[tuple[Any, torch.Tensor]]
 
@@ -32,6 +33,11 @@ class DGStrategy(Strategy):
     def setup(self) -> None:
         self.opt = self.optimizer(self.model.parameters())
         self.num_domains = self.ctx.num_source_domains
+
+    def optimizer_for(self, module: torch.nn.Module) -> torch.optim.Optimizer:
+        """The suite's optimiser (as :meth:`optimizer`) over a copy of the model (MLDG, Fish)."""
+        return make_optimizer(module.parameters(), self.ctx.config, lr=self.lr, model=module,
+                              total_steps=self.ctx.steps, clock=lambda: self.ctx.step)
 
     def minibatches(self) -> Minibatches:
         """One ``(x, y)`` per source domain, from one balanced draw (one pair for a single source)."""
@@ -64,3 +70,24 @@ def split_by_domain(x: torch.Tensor, y: torch.Tensor, dom: torch.Tensor, n: int)
 def domain_risks(logits: list[torch.Tensor], batches: Minibatches) -> torch.Tensor:
     """``[D]``: the mean cross-entropy on each domain's mini-batch."""
     return torch.stack([F.cross_entropy(lg, y) for lg, (_, y) in zip(logits, batches)])
+
+
+def pairwise_mean(feats: list[torch.Tensor], distance) -> torch.Tensor:
+    """DomainBed's multi-domain alignment penalty: ``distance(f_i, f_j)`` averaged over the
+    D (D - 1) / 2 pairs i < j of source domains (0 for a single domain)."""
+    pairs = [distance(feats[i], feats[j]) for i in range(len(feats)) for j in range(i + 1, len(feats))]
+    return torch.stack(pairs).mean() if pairs else feats[0].new_zeros(())
+
+
+class AlignmentStrategy(DGStrategy):
+    """DomainBed's ``AbstractMMD``: per-domain features (each domain's mini-batch through the
+    backbone on its own), mean cross-entropy over domains + ``mmd_gamma`` x the pairwise penalty."""
+
+    def distance(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def dg_loss(self, batches, step):
+        feats = [self.model.features(x) for x, _ in batches]
+        nll = torch.stack([F.cross_entropy(self.model.head(f), y) for f, (_, y) in zip(feats, batches)]).mean()
+        penalty = pairwise_mean(feats, self.distance)
+        return nll + self.hp.mmd_gamma * penalty, {"nll": nll, "penalty": penalty}

@@ -30,7 +30,7 @@ from bench.train.config import TrainConfig
 from bench.train.loop import make_optimizer
 from bench.train.precision import FP32, Amp
 
-STRATEGIES: Registry[type["Strategy"]] = Registry("strategy", "bench.strategies")
+STRATEGIES: Registry[type["Strategy"]] = Registry("strategy", "bench.strategies", "STRATEGIES")
 
 
 class Hparams(BaseModel):

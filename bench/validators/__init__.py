@@ -15,7 +15,7 @@ import torch
 from bench.registry import Registry
 
 Validator = Callable[["Probe"], float]
-VALIDATORS: Registry[Validator] = Registry("validator", "bench.validators")
+VALIDATORS: Registry[Validator] = Registry("validator", "bench.validators", "VALIDATORS")
 
 
 @dataclass

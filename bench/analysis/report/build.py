@@ -13,6 +13,7 @@ from bench.analysis.report import plots, render
 from bench.analysis.report.cd import cd_blocks
 from bench.analysis.report.data import (NOT_OK, apply_filters, groups, higher_is_better, label_methods,
                                         latest, load, snapshot_order)
+from bench.analysis.report.domainbed import domainbed_blocks
 from bench.analysis.report.rank_moves import RULE as MOVE_RULE, rank_moves
 from bench.analysis.report.seeds_needed import seeds_blocks
 from bench.analysis.report.sections import aggregate_blocks, rule_title, selection_blocks
@@ -66,6 +67,7 @@ def build_report(results: list[str | Path], out: str | Path, metric: str = "targ
         blocks += transferability_blocks(current, out)  # empty unless rows carry the scores
         blocks += _trend_blocks(out, selected, metric, rule)
         blocks += reference_blocks(current)
+        blocks += domainbed_blocks(out, everything, checkpoints, rule)  # multi-source cells only
         blocks += _status_blocks(latest(everything))
     md = out / "README.md"
     md.write_text(render.markdown(blocks))

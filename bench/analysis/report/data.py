@@ -101,10 +101,14 @@ def label_methods(df: pd.DataFrame, by_hparams: bool = True) -> pd.DataFrame:
             other = ~df[col].fillna(default).isin([default, "", "-"])
             df.loc[other, "method"] = df.loc[other, "method"] + " [" + df.loc[other, col] + "]"
     # rows measured under different protocols (steps, lr, selection, ...) are never pooled: when a
-    # method appears under several protocol hashes, each becomes its own labelled method
+    # method appears under several protocol hashes in one cell of a table (same backbone, pair and
+    # budget), each becomes its own labelled method. A protocol that differs only from pair to pair
+    # (a suite's per-pair `train:` settings, e.g. TLL's per-direction lr) is one method's recipe,
+    # so it stays one row whose columns can be averaged.
     df["protocol_hash"] = df["protocol_hash"].fillna("").replace("", "unknown")
-    protocols = df.groupby("method")["protocol_hash"].transform("nunique")
-    mixed = protocols > 1
+    where = ["method"] + [c for c in ("backbone", "pair", "label_budget") if c in df]
+    clash = df.groupby(where, dropna=False)["protocol_hash"].transform("nunique") > 1
+    mixed = df["method"].isin(set(df.loc[clash, "method"]))
     df.loc[mixed, "method"] = df.loc[mixed, "method"] + " [protocol " + df.loc[mixed, "protocol_hash"].str[:8] + "]"
     # docs/protocol.md: a selection that peeks at target-test labels is labelled as such in every table
     oracle = df["selection_rule"].astype(str).str.startswith("oracle")

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from bench.cell.run_cell import base_row, run_cell
 from bench.locks import try_claim
-from bench.plan.cells import Cell
+from bench.plan.cells import Cell, smaller_batch
 from bench.results import ResultsDir, write_row
 from bench.run.resume import needs_run, result_status
 
@@ -76,7 +76,8 @@ def execute_cell(cell: Cell, rc: RunContext, progress: ProgressFn | None = None,
 def run_with_backoff(cell: Cell, rc: RunContext, progress: ProgressFn | None, memo: dict | None) -> dict:
     """Run the cell; on out-of-memory (and ``rc.oom_backoff``) retry with half the adaptation batch.
 
-    The row keeps the cell's key; ``batch_size`` is the size that finally ran and
+    The row and its checkpoints keep the cell's key (``smaller_batch``: a stand-in filed under
+    it); ``batch_size`` is the size that finally ran and
     ``extra.oom_backoff_batch_sizes`` lists every size tried. Only the adaptation batch backs off.
     """
     row = run_cell(cell, rc.results_dir, rc.run_id, rc.device, progress=progress, memo=memo)
@@ -84,9 +85,8 @@ def run_with_backoff(cell: Cell, rc: RunContext, progress: ProgressFn | None, me
     while rc.oom_backoff and row["status"] == "oom" and tried[-1] > 1:
         _free_accelerator_memory()
         tried.append(tried[-1] // 2)
-        smaller = cell.model_copy(update={"adapt": cell.adapt.model_copy(update={"batch_size": tried[-1]})})
-        row = run_cell(smaller, rc.results_dir, rc.run_id, rc.device, progress=progress, memo=memo)
-        row["cell_key"] = cell.key()
+        row = run_cell(smaller_batch(cell, tried[-1]), rc.results_dir, rc.run_id, rc.device,
+                       progress=progress, memo=memo)
     if len(tried) > 1:
         row["extra"] = json.dumps({**json.loads(row["extra"] or "{}"), "oom_backoff_batch_sizes": tried})
     return row
