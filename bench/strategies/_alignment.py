@@ -177,10 +177,15 @@ class DomainDiscriminator(nn.Module):
 def domain_adversarial_loss(disc: nn.Module, h_s: torch.Tensor, h_t: torch.Tensor,
                             w_s: torch.Tensor | None = None, w_t: torch.Tensor | None = None) -> torch.Tensor:
     """Binary cross-entropy of the discriminator on (reversed) source and target inputs, averaged
-    per domain so unequal batch sizes weigh the two domains equally. Both domains go through the
-    discriminator as one batch, so a batch-normed discriminator normalises them together."""
-    d = disc(torch.cat([h_s, h_t]))
-    d_s, d_t = d[: len(h_s)], d[len(h_s):]
+    per domain so unequal batch sizes weigh the two domains equally. A batch-normed discriminator
+    (TLL's) sees both domains as one batch, so it normalises them together; any other sees each
+    domain apart, as before batch norm existed here: one joined matmul rounds differently, and
+    that moved every stored DANN / CDAN number without changing the method."""
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in disc.modules()):
+        d = disc(torch.cat([h_s, h_t]))
+        d_s, d_t = d[: len(h_s)], d[len(h_s):]
+    else:
+        d_s, d_t = disc(h_s), disc(h_t)
     ls = F.binary_cross_entropy_with_logits(d_s, torch.ones(len(h_s), device=h_s.device), weight=w_s)
     lt = F.binary_cross_entropy_with_logits(d_t, torch.zeros(len(h_t), device=h_t.device), weight=w_t)
     return 0.5 * (ls + lt)
