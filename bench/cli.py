@@ -242,14 +242,11 @@ def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: t
     selection rule; with checkpoint tables the report adds the selection-regret and validator-quality
     tables, and for every rule the aggregates across pairs (IQM, P(improvement), average rank).
     """
-    from bench.analysis.report.rules import RULES
+    from bench.analysis.report.rules import rule_help
 
-    if rule not in RULES:
-        if rule != "help":
-            click.echo(f"error: unknown selection rule {rule!r}", err=True)
-        for name, what in RULES.items():
-            click.echo(f"  {name:<11} {what}", err=rule != "help")
-        sys.exit(0 if rule == "help" else 2)
+    if (answer := rule_help(rule)) is not None:  # `--select help`, or a misspelt rule (exit 2)
+        click.echo("\n".join(answer[0]), err=answer[1] != 0)
+        sys.exit(answer[1])
     if tables:
         from bench.analysis.report.summary import summary_tables
 

@@ -33,3 +33,14 @@ def score_column(rule: str) -> str:
     if rule == "last":
         raise ValueError("rule 'last' reads no score column: it takes trial 0's final weights")
     return "target_acc" if rule == ORACLE else f"score_{rule}"
+
+
+def rule_help(rule: str) -> tuple[list[str], int] | None:
+    """None when ``rule`` is a rule; else the lines to print (every rule with its description,
+    after an error line unless ``rule`` is ``help``) and the exit code: 0 for help, 2 otherwise."""
+    if rule in RULES:
+        return None
+    listing = [f"  {name:<11} {what}" for name, what in RULES.items()]
+    if rule == "help":
+        return listing, 0
+    return [f"error: unknown selection rule {rule!r}", *listing], 2
