@@ -87,6 +87,8 @@ class Selector:
 
 
 def improves(score: float, best: float) -> bool:
-    """The pick of every rule, in the run and at report time (``bench.analysis.report.select``:
-    highest score, ties to the earlier candidate, NaN never): a later score must be strictly higher."""
+    """The pick of every rule, as streamed in the run: highest score, ties to the earlier step, NaN
+    never (a later score must be strictly higher). Report-time ``select`` states the same pick over a
+    table (pandas' first ``idxmax`` of (trial, step)-sorted candidates); tests/test_in_run_selection.py
+    checks that both keep the same checkpoint. A rule NaN at every check keeps the final weights."""
     return not math.isnan(score) and score > best
