@@ -187,6 +187,8 @@ class Suite(BaseModel):
     threads: int | None = Field(2, ge=1)
     #: per cell, for executors that schedule (Ray); not part of a cell's key
     resources: Resources = Resources()
+    #: more grids whose cells join the suite's, each setting some axes (bench/plan/grids.py)
+    also: list[dict[str, Any]] = []
 
     @field_validator("name")
     @classmethod
@@ -265,6 +267,11 @@ class Suite(BaseModel):
             for pair in self.pairs:
                 stage_configs(self, entry, pair)
         return self
+
+    @model_validator(mode="after")
+    def _also_grids_validate(self) -> "Suite":
+        from bench.plan.grids import grid_suites  # it builds Suites; each grid must validate
+        return grid_suites(self)[0]
 
     @field_validator("pairs")
     @classmethod
