@@ -62,7 +62,8 @@ def test_a_dry_run_imports_only_the_modules_that_register_the_suites_names(tmp_p
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     modules = set(out.stdout.split())
-    assert {"bench.strategies.dan", "bench.strategies.adabn", "bench.data.digits_c"} <= modules
+    assert {"bench.strategies.dan", "bench.strategies.adabn", "bench.data.digits_c", "bench.data.vlcs_mini",
+            "bench.backbones.efficientnet_lite"} <= modules  # its `also` grid: the pretrained row
     unused = {"bench.strategies.maml", "bench.strategies.lora", "bench.strategies.cdan", "bench.backbones.hf",
               "bench.data.text_files", "bench.data.hf_datasets", "bench.data.office31", "pandas", "peft",
               "transformers"}
