@@ -17,6 +17,7 @@ from bench.backbones import BACKBONES, BackboneSpec
 from bench.backbones.base import asks_for_remote_code
 from bench.data import DOMAINS
 from bench.data.base import SOURCES_SEP, domain_parts
+from bench.plan.pairs import joined as _joined, leave_one_out_pairs
 from bench.errors import SuiteError
 from bench.extras import missing_message
 from bench.plan.overrides import apply_overrides
@@ -122,27 +123,21 @@ def parse_pair(item: Any) -> list[Any]:
 
     ``"a -> t"``; ``"a, b, c -> t"`` or ``"a + b + c -> t"`` (several sources, pooled);
     ``{source: a, target: t}``; ``{sources: [a, b], target: t}``; ``{leave_one_out: [a, b, c]}``
-    (DomainBed's protocol: each domain in turn is the target, the others the sources, in order)."""
+    (DomainBed's protocol: each domain in turn is the target, the others the sources, in order),
+    optionally with ``lodo_validation: true`` (``bench.plan.pairs``)."""
     if isinstance(item, str):
         if "->" not in item:
             raise ValueError(f"pair {item!r} must look like 'source -> target' or 'a, b -> target'")
         src, tgt = (s.strip() for s in item.split("->", 1))
         return [{"source": _joined(src.replace(",", SOURCES_SEP).split(SOURCES_SEP)), "target": tgt}]
     if isinstance(item, dict) and "leave_one_out" in item:
-        names = item["leave_one_out"]
-        if set(item) != {"leave_one_out"} or not isinstance(names, list) or len(names) < 2:
-            raise ValueError("leave_one_out takes a list of at least two domains and nothing beside it")
-        return [{"source": _joined([n for n in names if n != held]), "target": held} for held in names]
+        return leave_one_out_pairs(item)
     if isinstance(item, dict) and "sources" in item:
         rest = {k: v for k, v in item.items() if k != "sources"}
         if not isinstance(item["sources"], list) or not item["sources"]:
             raise ValueError("sources takes a list of domain names")
         return [{**rest, "source": _joined(item["sources"])}]
     return [item]
-
-
-def _joined(names: list[Any]) -> str:
-    return SOURCES_SEP.join(str(n).strip() for n in names)
 
 
 class Suite(BaseModel):
