@@ -64,27 +64,26 @@ def with_lodo_scores(rows: pd.DataFrame, checkpoints: pd.DataFrame | None) -> pd
     if checkpoints is None or checkpoints.empty:
         return checkpoints
     join = ["cell_key"] + (["snapshot"] if "snapshot" in rows.columns and "snapshot" in checkpoints.columns else [])
+    ck = checkpoints.assign(**{c: checkpoints[c].astype(str) for c in join})
     by = join if len(join) > 1 else "cell_key"  # (a one-element list would give 1-tuples as keys)
-    acc = {k: part.set_index("step")["target_acc"] for k, part in checkpoints.groupby(by, sort=False)}
-    out = checkpoints.copy()
-    out[LODO_COLUMN] = np.nan
-    snaps = rows["snapshot"].astype(str) if len(join) > 1 else pd.Series([None] * len(rows), index=rows.index)
-    for snap, part in rows.groupby(snaps, sort=False, dropna=False):
+    acc = {k: part.set_index("step")["target_acc"] for k, part in ck.groupby(by, sort=False)}
+    snaps = rows["snapshot"].astype(str) if len(join) > 1 else pd.Series([""] * len(rows), index=rows.index)
+    scores = []
+    for snap, part in rows.groupby(snaps, sort=False):
+        def key(cell: str, snap: str = snap):
+            return (cell, snap) if len(join) > 1 else cell
+
         for main, helpers in validation_cells(part).items():
-            main_key = (main, snap) if len(join) > 1 else main
-            series = [acc.get((h, snap) if len(join) > 1 else h) for h in helpers]
-            if main_key not in acc or any(s is None for s in series):
-                continue
-            score = pd.concat(series, axis=1).mean(axis=1, skipna=False)  # a step missing anywhere: NaN
-            mine = _rows_of(out, join, main_key)
-            out.loc[mine, LODO_COLUMN] = out.loc[mine, "step"].map(score).to_numpy(float)
-    return out
-
-
-def _rows_of(frame: pd.DataFrame, join: list[str], key) -> pd.Series:
-    if len(join) == 1:
-        return frame["cell_key"] == key
-    return (frame["cell_key"] == key[0]) & (frame["snapshot"].astype(str) == key[1])
+            series = [acc.get(key(h)) for h in helpers]
+            if key(main) in acc and all(s is not None for s in series):
+                score = pd.concat(series, axis=1).mean(axis=1, skipna=False)  # a step missing anywhere: NaN
+                scores.append(pd.DataFrame({"cell_key": main, "snapshot": snap, "step": score.index,
+                                            LODO_COLUMN: score.to_numpy(float)}))
+    if not scores:
+        return checkpoints.assign(**{LODO_COLUMN: np.nan})
+    table = pd.concat(scores, ignore_index=True)[join + ["step", LODO_COLUMN]]
+    found = ck[join + ["step"]].merge(table, on=join + ["step"], how="left")
+    return checkpoints.assign(**{LODO_COLUMN: found[LODO_COLUMN].to_numpy(float)})
 
 
 def validation_only(rows: pd.DataFrame) -> pd.Series:
