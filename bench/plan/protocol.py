@@ -21,11 +21,10 @@
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
-
-from bench.data.base import Domain, Split
+if TYPE_CHECKING:  # the choices are read when a suite validates, which imports no torch
+    from bench.data.base import Domain, Split
 
 Protocol = Literal["two_stage", "joint"]
 TargetSplit = Literal["inductive", "transductive"]
@@ -52,6 +51,9 @@ def target_pools(target_split: str, target: Domain) -> tuple[Any, Split]:
 
 def concat_splits(splits: list[Split]) -> Split:
     """One split holding every example of ``splits`` in order (image tensors or text lists)."""
+    import torch
+
+    from bench.data.base import Split
     xs = [s.x for s in splits]
     if isinstance(xs[0], torch.Tensor):
         x = torch.cat(xs)
