@@ -1,6 +1,7 @@
 """``scripts/gpu-check --tiny --device cpu``: the device check's every step, with tiny models and
 images, on the CPU (minutes, so a benchmark rather than a test). Its ratios mean nothing for a GPU;
-what it shows is that the script runs end to end and writes rows, report and summary."""
+what it shows is that the script runs end to end and writes its rows and summary (timm's
+benchmark.py is not in the timm wheel, so its column is absent here unless --timm-benchmark is given)."""
 import json
 import subprocess
 import sys
@@ -22,6 +23,10 @@ def test_gpu_check_tiny_on_cpu(benchmark, tmp_path):
 
     benchmark.pedantic(run, rounds=1, iterations=1)
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["tiny"] and summary["cells"].get("ok", 0) >= 20
-    assert set(summary["harness_over_bare"]) == {"fp32", "bf16"}
-    assert (out / "report" / "index.html").exists() and (out / "summary.md").exists()
+    assert summary["tiny"]
+    # every step ran: the anchor (timm's script is absent here: its column says so), memory, 1/2/4 per GPU
+    assert {r["batch"] for r in summary["anchor"]} == {8, 16}
+    assert all("samples_per_s" in r["bare"] and "samples_per_s" in r["harness"] for r in summary["anchor"])
+    assert set(summary["vit_bf16_peak_mem_allocated_bytes"]) == {"full_finetune", "lora", "qlora"}
+    assert set(summary["multi_span_s"]) == {"k1", "k2", "k4"}
+    assert (out / "summary.md").exists()

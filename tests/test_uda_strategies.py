@@ -111,9 +111,11 @@ def test_adabn_changes_only_batch_norm_statistics(tmp_path):
     assert torch.allclose(bn.running_mean, pre.mean(0), atol=1e-5)
 
 
-def test_target_entropy_selection_is_recorded_and_runs(tmp_path):
-    row = run_cell(expand(suite(["pseudo_label"], selection="target_entropy"))[0], tmp_path)
-    assert row["status"] == "ok" and row["selection_rule"] == "target_entropy"
+def test_entropy_selection_is_recorded_and_runs(tmp_path):
+    """In-run selection by the ``entropy`` validator (the retired ``target_entropy``'s successor:
+    tests/test_in_run_selection.py)."""
+    row = run_cell(expand(suite(["pseudo_label"], selection="entropy"))[0], tmp_path)
+    assert row["status"] == "ok" and row["selection_rule"] == "entropy"
 
 
 def test_dann_reversal_weight_follows_the_schedule():

@@ -19,8 +19,10 @@ from typing import Any
 import pyarrow as pa
 import torch
 
+from bench.backbones.base import TransferModel
 from bench.data.base import Split, batches, take
 from bench.results import ResultsDir, write_table_atomically
+from bench.strategies.base import Strategy
 from bench.train.loop import evaluate
 from bench.validators import Probe, score_all
 
@@ -37,44 +39,70 @@ def checkpoint_path(results_dir: str | Path, cell_key: str) -> Path:
     return ResultsDir(results_dir).checkpoint(cell_key)
 
 
-class CheckpointRecorder:
-    """Evaluates a strategy's current model on the validators' data and keeps one row per call."""
+class ProbeData:
+    """What the validators may see of one cell, chosen once (seeded subsets): source-val, up to
+    ``PROBE_SIZE`` unlabelled target-train and source-train inputs, the labelled target examples
+    held out of the budget. The checkpoint recorder and in-run selection score the same data."""
 
-    def __init__(self, cell_key: str, strategy: Any, source: Any, target: Any, target_val: Split,
-                 device: str, seed: int):
-        self.cell_key, self.strategy, self.device, self.seed = cell_key, strategy, device, seed
-        self.source_val, self.source_test, self.target_test = source.val, source.test, target.test
+    def __init__(self, strategy: Any, source: Any, target: Any, target_val: Split, device: str, seed: int):
+        self.strategy, self.device, self.seed = strategy, device, seed
+        self.source_val = source.val
         gen = torch.Generator().manual_seed(seed + 31)
         pick = lambda n: torch.randperm(n, generator=gen)[: min(PROBE_SIZE, n)]  # noqa: E731
         self.target_x = take(target.train.x, pick(len(target.train.x)))
         self.source_x = take(source.train.x, pick(len(source.train.x)))
         self.target_val = target_val
-        self.rows: list[dict[str, Any]] = []
+
+    def _one_pass(self) -> bool:
+        """Whether the predictions are the head of the features (every strategy that keeps the
+        default ``predict`` on a :class:`TransferModel`): then one backbone pass gives both, with
+        the very operations of ``model(x)``, so the same bits at half the cost."""
+        return (type(self.strategy).predict is Strategy.predict
+                and isinstance(self.strategy.model, TransferModel)
+                and type(self.strategy.model).forward is TransferModel.forward)
 
     @torch.no_grad()
-    def _outputs(self, x: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        model, logits, feats = self.strategy.model, [], []
+    def outputs(self, x: Any, features: bool = True, logits: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits, features) of the strategy's current model on ``x``, on the CPU; without
+        ``features`` only the predictions run (and the features are the logits); without
+        ``logits`` only the features (and the logits are empty)."""
+        model, outs, feats = self.strategy.model, [], []
+        has_features = hasattr(model, "features")
+        one_pass, logits = self._one_pass(), logits or not has_features
         for _, xb in batches(x, self.device, 256):
-            logits.append(self.strategy.predict(xb).float().cpu())
-            f = model.features(xb) if hasattr(model, "features") else logits[-1]
-            feats.append(f.float().flatten(1).cpu())
-        if not logits:
+            f = model.features(xb) if has_features and (one_pass or features or not logits) else None
+            if logits:
+                outs.append((model.head(f) if one_pass else self.strategy.predict(xb)).float().cpu())
+            feats.append((f if f is not None and features else outs[-1]).float().flatten(1).cpu())
+        if not feats:
             return torch.empty(0, 0), torch.empty(0, 0)
-        return torch.cat(logits), torch.cat(feats)
+        return (torch.cat(outs) if outs else torch.empty(0, 0)), torch.cat(feats)
+
+    def probe(self) -> Probe:
+        """Every validator's input, computed now."""
+        sv_logits, sv_feats = self.outputs(self.source_val.x)
+        t_logits, t_feats = self.outputs(self.target_x)
+        _, s_feats = self.outputs(self.source_x, logits=False)
+        tv_logits, _ = self.outputs(self.target_val.x, features=False)
+        return Probe(source_val_logits=sv_logits, source_val_y=self.source_val.y, source_val_feats=sv_feats,
+                     source_train_feats=s_feats, target_logits=t_logits, target_feats=t_feats,
+                     target_val_logits=tv_logits, target_val_y=self.target_val.y, seed=self.seed)
+
+
+class CheckpointRecorder:
+    """Evaluates a strategy's current model on the validators' data and keeps one row per call."""
+
+    def __init__(self, cell_key: str, data: ProbeData, source_test: Split, target_test: Split):
+        self.cell_key, self.data, self.strategy, self.device = cell_key, data, data.strategy, data.device
+        self.source_test, self.target_test = source_test, target_test
+        self.rows: list[dict[str, Any]] = []
 
     def record(self, step: int, final: bool = False) -> None:
         model = self.strategy.model
         was_training = model.training
         model.eval()
         with torch.random.fork_rng(devices=[]):  # the validators never move the training's RNG
-            sv_logits, sv_feats = self._outputs(self.source_val.x)
-            t_logits, t_feats = self._outputs(self.target_x)
-            _, s_feats = self._outputs(self.source_x)
-            tv_logits, _ = self._outputs(self.target_val.x)
-            probe = Probe(source_val_logits=sv_logits, source_val_y=self.source_val.y, source_val_feats=sv_feats,
-                          source_train_feats=s_feats, target_logits=t_logits, target_feats=t_feats,
-                          target_val_logits=tv_logits, target_val_y=self.target_val.y, seed=self.seed)
-            scores = score_all(probe)
+            scores = score_all(self.data.probe())
             target_acc, _ = evaluate(self.strategy.predict, self.target_test, self.device)
             source_acc, _ = evaluate(self.strategy.predict, self.source_test, self.device)
         model.train(was_training)

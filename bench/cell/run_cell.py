@@ -9,11 +9,11 @@ runs the cell once the fault is fixed.
 
 The protocol is a sequence of typed stages (``_protocol``): prepare, source stage, evaluate
 before, transferability, adapt, evaluate after. Each returns its part of the row, a
-:class:`RowPart` whose fields are results columns, and the row takes it as the stage ends.
+:class:`bench.cell.row_parts.RowPart` whose fields are results columns, and the row takes it as
+the stage ends; the row starts as the cell's identity and ``Provenance`` and ends with its ``Outcome``.
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import time
@@ -27,7 +27,9 @@ import torch
 
 from bench.train import measure
 from bench.backbones import BACKBONES, count_params
-from bench.cell.checkpoints import CheckpointRecorder, checkpoint_steps
+from bench.cell.checkpoints import CheckpointRecorder, ProbeData, checkpoint_steps
+from bench.cell.row_parts import (Adaptation, After, Before, Outcome, Provenance, SourceFacts,
+                                  Transferability)
 from bench.data.base import Domain, Split, load_domain, take
 from bench.data.budget import budget_indices, carve_validation
 from bench.errors import BenchError
@@ -61,83 +63,25 @@ def run_cell(cell: Cell, results_dir: str | Path, run_id: str = "", device: str 
     row = base_row(cell, run_id, device)
     try:
         _protocol(cell, Path(results_dir), device, row, progress, memo if memo is not None else {})
-        row["status"] = "ok"
+        outcome = Outcome("ok")
     except NotApplicable as e:
-        row.update(status="skipped", error=str(e))
+        outcome = Outcome("skipped", str(e))
     except Diverged as e:
-        row.update(status="diverged", error=f"diverged: {e}")
+        outcome = Outcome("diverged", f"diverged: {e}")
     except torch.cuda.OutOfMemoryError as e:
-        row.update(status="oom", error=f"out of memory: {e}"[:2000])
+        outcome = Outcome("oom", f"out of memory: {e}"[:2000])
     except BenchError:  # the input's or the machine's fault (data, cache): stop the run, store nothing
         raise
     except Exception as e:  # noqa: BLE001 - every failure of a cell becomes a row
         if disk_full(e):  # the machine's fault, not the cell's: stop the run, store nothing
             raise disk_full_error(f"cell {cell.describe()}'s files under {results_dir}", e) from e
         if "out of memory" in str(e).lower():
-            row.update(status="oom", error=f"out of memory: {e}"[:2000])
+            outcome = Outcome("oom", f"out of memory: {e}"[:2000])
         else:
             tb = traceback.format_exc(limit=-4)
-            row.update(status="failed", error=f"{type(e).__name__}: {e}\n{tb}"[:4000])
-    row["finished_at"] = datetime.now(timezone.utc)
+            outcome = Outcome("failed", f"{type(e).__name__}: {e}\n{tb}"[:4000])
+    row.update(outcome.columns())
     return row
-
-
-@dataclass
-class RowPart:
-    """What one stage measured: its fields are results columns, and the row takes them as the
-    stage ends (``write_row`` refuses a key that is not a column)."""
-
-    def columns(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class SourceFacts(RowPart):
-    source_wall_s: float
-    source_cached: bool
-
-
-@dataclass
-class Before(RowPart):
-    """The source model before adaptation (NaN under the joint protocol: there is none)."""
-
-    source_acc_before: float = NAN
-    target_acc_before: float = NAN
-    a_distance_before: float = NAN
-
-
-@dataclass
-class Transferability(RowPart):
-    logme: float
-    leep: float
-    nce: float
-    hscore: float
-
-
-@dataclass
-class Adaptation(RowPart):
-    steps: int
-    adapt_wall_s: float
-    train_samples_per_s: float
-    compile_s: float
-    mem_kind: str
-    peak_mem_allocated_bytes: int
-    peak_mem_reserved_bytes: int
-    mem_baseline_bytes: int
-    trainable_params: int
-    total_params: int
-    adapter_bytes: int | None
-    extra: str  # JSON: footprint, the strategy's own facts, placement, step times
-
-
-@dataclass
-class After(RowPart):
-    target_acc: float
-    infer_samples_per_s: float
-    source_acc_after: float
-    forgetting: float
-    target_gain: float
-    a_distance_after: float
 
 
 @dataclass
@@ -253,9 +197,12 @@ def _adapt(s: Setting, model: Any, meta: dict, labeled_idx: Any) -> tuple[Strate
     cell = s.cell
     strategy, ctx, held_idx = _build_strategy(s, model, meta, labeled_idx)
     steps = ctx.steps
-    selector = Selector(cell.selection, strategy, s.source.val, s.device, target_x=s.target_x)
-    recorder = CheckpointRecorder(cell.row_key(), strategy, s.source, s.target,  # the row's key
-                                  s.target.train.take(held_idx), s.device, cell.seed) if cell.checkpoints else None
+    # what the validators score, for the checkpoint tables and the in-run rule alike
+    data = ProbeData(strategy, s.source, s.target, s.target.train.take(held_idx), s.device, cell.seed) \
+        if cell.checkpoints or cell.selection != "last" else None
+    selector = Selector(cell.selection, strategy, data)
+    recorder = CheckpointRecorder(cell.row_key(), data, s.source.test, s.target.test) \
+        if cell.checkpoints else None  # filed under the row's key
     at = checkpoint_steps(steps, cell.checkpoints)
     every = selector.every(steps) if selector.active else 0
 
@@ -333,8 +280,8 @@ def _params(strategy: Any) -> tuple[int, int]:
 
 def base_row(cell: Cell, run_id: str, device: str) -> dict[str, Any]:
     """The cell's row before it runs: every column at its schema default, identity and provenance set."""
+    provenance = Provenance(started_at=datetime.now(timezone.utc), git_sha=measure.git_sha(),
+                            package_versions=measure.package_versions(),
+                            device_name=measure.device_name(device), host=measure.host())
     return {**new_row(), **identity_row(cell, run_id),
-            "mem_kind": "cuda" if str(device).startswith("cuda") else "cpu_rss",
-            "started_at": datetime.now(timezone.utc), "git_sha": measure.git_sha(),
-            "package_versions": measure.package_versions(), "device_name": measure.device_name(device),
-            "host": measure.host()}
+            "mem_kind": "cuda" if str(device).startswith("cuda") else "cpu_rss", **provenance.columns()}

@@ -1,68 +1,94 @@
-"""Model selection: which weights of an adaptation run count as its result.
+"""In-run selection: a rule of the validators registry, applied during the run at its own steps.
 
-Selection rules live apart from training (as DomainBed's ``model_selection.py``): a rule may use only
-what the strategy may see (source-val labels, unlabelled target inputs), never target-test labels.
+There is one list of selection rules, the validators registry (``bench/validators/``), and one
+meaning of each: a rule scores a model on the validators' data (:class:`ProbeData`, the same
+seeded subsets the checkpoint tables are scored on) and picks the highest score, ties to the
+earlier step, never a NaN score. Report-time selection (``bench report --select RULE``) applies it
+to the checkpoints a run stored; in-run selection (the suite's ``selection: RULE``) applies it
+while the cell runs, to the weights at every ``steps // 10`` steps and the final ones, and the row
+then measures the weights it kept (its target and source accuracy, forgetting, A-distance,
+inference speed). The row's ``selection_rule`` names the rule, and the rule is part of its
+protocol hash. So ``selection: source_val`` with ``checkpoints: 10`` over a step count divisible
+by 10 keeps the very checkpoint that ``--select source_val`` picks from the stored table
+(tests/test_in_run_selection.py).
+
+GPU suites select in the run to measure the selected weights themselves; the CPU suites store
+checkpoints and select at report time. The retired in-run rule ``target_entropy`` was a second
+entropy score beside the ``entropy`` validator (another floor and other inputs); rows that
+recorded it keep their numbers and their ``selection_rule`` (``--select last`` shows them as
+recorded), and a suite naming it is refused with what to use instead (docs/reports.md).
 """
 from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from bench.data.base import Split, batches
-from bench.train.entropy import entropy
-from bench.train.loop import evaluate
+from bench.cell.checkpoints import ProbeData
+from bench.validators import VALIDATORS
+
+#: which model outputs (``ProbeData`` input, logits 0 / features 1) each Probe field is
+_OUTPUT_FIELDS = {"source_val_logits": ("source_val", 0), "source_val_feats": ("source_val", 1),
+                  "target_logits": ("target_x", 0), "target_feats": ("target_x", 1),
+                  "source_train_feats": ("source_x", 1), "target_val_logits": ("target_val", 0)}
+
+
+class LazyProbe:
+    """A :class:`bench.validators.Probe` whose model outputs are computed when the validator first
+    reads them: an in-run rule scores one validator, and ``source_val`` needs only source-val."""
+
+    def __init__(self, data: ProbeData):
+        self._data, self._outputs = data, {}
+        self.source_val_y, self.target_val_y, self.seed = data.source_val.y, data.target_val.y, data.seed
+
+    def __getattr__(self, name: str) -> torch.Tensor:
+        if name not in _OUTPUT_FIELDS:
+            raise AttributeError(name)
+        part, index = _OUTPUT_FIELDS[name]
+        key = (part, index == 1)  # logits alone run the predictions only, as an evaluation does
+        if key not in self._outputs:
+            split = getattr(self._data, part)
+            self._outputs[key] = self._data.outputs(getattr(split, "x", split), features=index == 1)
+        return self._outputs[key][index]
 
 
 class Selector:
-    """In-run selection: which weights of this run the row records (the suite's ``selection``).
+    """Keeps the weights that ``rule`` (``last`` or a validator) scores highest during one run."""
 
-    A protocol choice, stored in the row's ``selection_rule`` and part of its protocol hash, so a
-    row always says which weights it holds. ``last`` keeps the final weights; ``source_val`` the
-    highest source-val accuracy (the ``source_val`` validator's score); ``target_entropy`` the
-    lowest mean prediction entropy on (up to 1000) unlabelled target-train inputs (the ``entropy``
-    validator's score, with the losses' floor: ``bench.train.entropy``). Report-time selection
-    (``bench report --select RULE``, every validator) picks among the stored checkpoints instead;
-    its ``last`` takes each row as recorded, i.e. what this in-run rule kept. GPU suites use
-    ``source_val`` here to save storing checkpoints; the CPU suites select at report time.
-    """
-
-    def __init__(self, rule: str, strategy: Any, source_val: Split, device: str, target_x: Any = None):
-        self.rule, self.strategy, self.val, self.device = rule, strategy, source_val, device
-        self.target_x = None if target_x is None else target_x[: min(1000, len(target_x))]
+    def __init__(self, rule: str, strategy: Any, data: ProbeData | None):
+        self.rule, self.strategy, self.data = rule, strategy, data
         self.best, self.best_state = -math.inf, None
+        self.score_of = VALIDATORS.get(rule) if self.active else None
 
     @property
     def active(self) -> bool:
         return self.rule != "last"
 
     def every(self, steps: int) -> int:
+        """The in-run rule's own steps: every ``steps // 10`` (at least 1), then the final weights."""
         return max(1, steps // 10)
 
     def check(self, step: int) -> None:
         model = self.strategy.model
         was_training = model.training
         model.eval()
-        if self.rule == "target_entropy":
-            acc = -_mean_entropy(self.strategy.predict, self.target_x, self.device)
-        else:
-            acc, _ = evaluate(self.strategy.predict, self.val, self.device)
+        with torch.random.fork_rng(devices=[]):  # scoring never moves the training's RNG
+            score = float(self.score_of(LazyProbe(self.data)))
         model.train(was_training)
-        if acc > self.best:
-            self.best, self.best_state = acc, copy.deepcopy(model.state_dict())
+        if improves(score, self.best):
+            self.best, self.best_state = score, copy.deepcopy(model.state_dict())
 
     def restore_best(self) -> None:
         if self.active and self.best_state is not None:
-            self.check(-1)  # the final weights compete too
+            self.check(-1)  # the final weights compete too (last: they win only if strictly better)
             self.strategy.model.load_state_dict(self.best_state)
 
 
-@torch.no_grad()
-def _mean_entropy(predict: Callable[[Any], torch.Tensor], x: Any, device: str, batch_size: int = 256) -> float:
-    total = 0.0
-    for _, xb in batches(x, device, batch_size):
-        logits = predict(xb)
-        total += entropy(torch.softmax(logits.float(), dim=-1)).sum().item()
-    return total / max(1, len(x))
+def improves(score: float, best: float) -> bool:
+    """The pick of every rule, as streamed in the run: highest score, ties to the earlier step, NaN
+    never (a later score must be strictly higher). Report-time ``select`` states the same pick over a
+    table (pandas' first ``idxmax`` of (trial, step)-sorted candidates); tests/test_in_run_selection.py
+    checks that both keep the same checkpoint. A rule NaN at every check keeps the final weights."""
+    return not math.isnan(score) and score > best

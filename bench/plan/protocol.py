@@ -21,13 +21,41 @@
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import AfterValidator
+
+from bench.registry import source_index
 
 if TYPE_CHECKING:  # the choices are read when a suite validates, which imports no torch
     from bench.data.base import Domain, Split
 
 Protocol = Literal["two_stage", "joint"]
 TargetSplit = Literal["inductive", "transductive"]
+
+#: in-run rules that exist no more, and what to use instead (bench/cell/selection.py says why)
+RETIRED_SELECTION = {
+    "target_entropy": "it was a second entropy score beside the `entropy` validator; store checkpoints "
+                      "(`checkpoints: 10`) and select at report time with `bench report --select entropy`, "
+                      "or select in the run with `selection: entropy`",
+}
+
+
+def check_selection(rule: str) -> str:
+    """The suite's in-run ``selection``: ``last`` or a rule of the validators registry, the one
+    list of rules (read from its sources, so parsing a suite imports no validator)."""
+    rules = ["last", *source_index("bench.validators", "VALIDATORS")]
+    if rule in RETIRED_SELECTION:
+        raise ValueError(f"in-run selection {rule!r} is retired: {RETIRED_SELECTION[rule]}; results "
+                         "that recorded it keep their numbers")
+    if rule not in rules:
+        raise ValueError(f"unknown selection rule {rule!r}; in-run rules: {', '.join(rules)} "
+                         "(`oracle` reads target-test labels: report time only, `bench report --select oracle`)")
+    return rule
+
+
+#: how the adapted model is chosen in the run (bench/cell/selection.py)
+Selection = Annotated[str, AfterValidator(check_selection)]
 
 
 def starts_from_initial(protocol: str, strategy_cls: Any) -> bool:
@@ -54,6 +82,7 @@ def concat_splits(splits: list[Split]) -> Split:
     import torch
 
     from bench.data.base import Split
+
     xs = [s.x for s in splits]
     if isinstance(xs[0], torch.Tensor):
         x = torch.cat(xs)

@@ -18,7 +18,7 @@ from bench.data.registry import DOMAINS
 from bench.errors import SuiteError
 from bench.extras import missing_message
 from bench.plan.overrides import apply_overrides
-from bench.plan.protocol import Protocol, TargetSplit
+from bench.plan.protocol import Protocol, Selection, TargetSplit
 from bench.results import ResultsDir
 from bench.results.schema import SOURCES_SEP, domain_parts
 from bench.search import merged_space
@@ -158,9 +158,8 @@ class Suite(BaseModel):
     seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1)
     source: TrainConfig = TrainConfig()
     adapt: TrainConfig = TrainConfig(steps=200)
-    #: how the adapted model is chosen; only rules that use data the strategy may see
-    #: (``target_entropy``: lowest mean prediction entropy on unlabelled target-train inputs)
-    selection: Literal["last", "source_val", "target_entropy"] = "last"
+    #: how the adapted model is chosen in the run: ``last`` or a validator (bench/cell/selection.py)
+    selection: Selection = "last"
     #: two_stage (cached source stage, then adaptation) or joint (DA methods train from the initial
     #: weights on source + target together); see bench/plan/protocol.py
     protocol: Protocol = "two_stage"

@@ -1,10 +1,10 @@
-"""The one Shannon entropy of the harness: training losses, in-run selection and validators use it.
+"""The one Shannon entropy of the harness: training losses and validators use it.
 
     H(p) = -sum_c p_c log(floor(p_c))
 
 Two floors keep ``log`` finite where a probability underflows to 0, and both are kept exactly as
 they were when they lived in three places, so that no stored number moves: the losses (Tent,
-CDAN+E's weights, MCC) and the in-run ``target_entropy`` selection add ``eps = 1e-8`` inside the
+CDAN+E's weights, MCC; once also the retired in-run ``target_entropy`` selection) add ``eps = 1e-8`` inside the
 log (``floor="add"``: a finite gradient at p = 0); the validators clamp at ``1e-12`` in float64
 (``floor="clamp"``: the exact entropy for every p >= 1e-12, and 0 log 0 = 0).
 """

@@ -4,10 +4,10 @@ from __future__ import annotations
 import importlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from bench.cell.row_parts import Outcome
 from bench.cell.run_cell import base_row, run_cell
 from bench.locks import try_claim
 from bench.plan.cells import Cell, smaller_batch
@@ -105,7 +105,7 @@ def _free_accelerator_memory() -> None:
 def crash_row(cell: Cell, rc: RunContext, error: str, status: str = "failed") -> dict:
     """The row of a cell whose worker died without writing one (segfault, os._exit, SIGKILL)."""
     row = base_row(cell, rc.run_id, rc.device)
-    row.update(status=status, error=error[:4000], finished_at=datetime.now(timezone.utc))
+    row.update(Outcome(status, error[:4000]).columns())
     return row
 
 
