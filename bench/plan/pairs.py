@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.data.base import SOURCES_SEP
+from bench.results.schema import SOURCES_SEP
 
 
 def leave_one_out_pairs(item: dict[str, Any]) -> list[dict[str, str]]:

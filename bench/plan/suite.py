@@ -13,18 +13,16 @@ from typing import Annotated, Any, Literal, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bench.backbones import BACKBONES, BackboneSpec
-from bench.backbones.base import asks_for_remote_code
-from bench.data import DOMAINS
-from bench.data.base import SOURCES_SEP, domain_parts
-from bench.plan.pairs import joined as _joined, leave_one_out_pairs
+from bench.backbones.spec import BACKBONES, BackboneSpec, asks_for_remote_code
+from bench.data.registry import DOMAINS
 from bench.errors import SuiteError
 from bench.extras import missing_message
 from bench.plan.overrides import apply_overrides
 from bench.plan.protocol import Protocol, Selection, TargetSplit
 from bench.results import ResultsDir
+from bench.results.schema import SOURCES_SEP, domain_parts
 from bench.search import merged_space
-from bench.strategies import STRATEGIES
+from bench.strategies.declared import STRATEGIES, declared
 from bench.train.config import TrainConfig, override
 
 Budget = int | Literal["all"]
@@ -230,7 +228,7 @@ class Suite(BaseModel):
     def _strategies_exist(cls, value: list[StrategyEntry]) -> list[StrategyEntry]:
         for s in value:
             _known(STRATEGIES, s.name)
-            cls_ = STRATEGIES.get(s.name)
+            cls_ = declared(s.name)  # its Hparams and flags, without importing torch
             cls_.validate_hparams(s.hparams, name=s.name)  # names the field and values
             space = entry_space(s)
             unknown = sorted(set(space) - set(cls_.Hparams.model_fields))
@@ -242,9 +240,8 @@ class Suite(BaseModel):
     @model_validator(mode="after")
     def _extras_installed(self) -> "Suite":
         """A strategy or backbone whose optional package is missing: say the pip command now."""
-        needs = [(f"strategy {s.name}", m) for s in self.strategies for m in STRATEGIES.get(s.name).requires]
-        needs += [(f"backbone {b.name}", m) for b in self.backbones
-                  for m in getattr(BACKBONES.get(b.name), "requires", ())]
+        needs = [(f"strategy {s.name}", m) for s in self.strategies for m in declared(s.name).requires]
+        needs += [(f"backbone {b.name}", m) for b in self.backbones for m in BACKBONES.requires(b.name)]
         message = missing_message(needs)
         if message:
             raise ValueError(message)
@@ -384,4 +381,4 @@ def stage_configs(suite: Suite, entry: StrategyEntry, pair: Pair) -> tuple[Train
 def entry_space(entry: StrategyEntry) -> dict[str, Any]:
     """The search space of one suite entry: the strategy's own, overridden by the entry's
     ``search``, without the hyper-parameters the entry fixes."""
-    return merged_space(STRATEGIES.get(entry.name).search_space, entry.search, entry.hparams)
+    return merged_space(declared(entry.name).search_space, entry.search, entry.hparams)
