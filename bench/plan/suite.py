@@ -18,6 +18,7 @@ from bench.data.registry import DOMAINS
 from bench.errors import SuiteError
 from bench.extras import missing_message
 from bench.plan.overrides import apply_overrides
+from bench.plan.pairs import joined as _joined, leave_one_out_pairs
 from bench.plan.protocol import Protocol, Selection, TargetSplit
 from bench.results import ResultsDir
 from bench.results.schema import SOURCES_SEP, domain_parts
