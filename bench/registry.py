@@ -23,8 +23,6 @@ from bench.errors import UnknownNameError
 T = TypeVar("T")
 
 
-
-
 class Registry(Generic[T]):
     def __init__(self, kind: str, package: str, attr: str | None = None):
         self.kind = kind
@@ -59,12 +57,9 @@ class Registry(Generic[T]):
 
     def _import_for(self, name: str) -> None:
         """Import the module whose source registers ``name`` exactly, else its family (if any)."""
-        if self._loaded or self.attr is None:
+        if self._loaded:
             return
-        if self._modules is None:
-            self._modules = source_modules(self.package, self.attr)
-        module = self._modules.get(name) or next(
-            (self._modules[f"{p}/*"] for p in _prefixes(name) if f"{p}/*" in self._modules), None)
+        module = self.source_module(name)
         if module is not None:
             importlib.import_module(module)
 
@@ -94,7 +89,30 @@ class Registry(Generic[T]):
         return found
 
     def __contains__(self, name: str) -> bool:
+        """Whether ``name`` is served; answered from the source index while its module is not
+        imported, so validating a suite's names imports nothing (tests/test_fast_cli.py)."""
+        if self._find(name) is not None or self.source_module(name) is not None:
+            return True
         return self._lookup(name) is not None
+
+    def source_module(self, name: str) -> str | None:
+        """The module whose source registers ``name`` (or its family), read without importing it."""
+        if self.attr is None:
+            return None
+        if self._modules is None:
+            self._modules = source_modules(self.package, self.attr)
+        return self._modules.get(name) or next(
+            (self._modules[f"{p}/*"] for p in _prefixes(name) if f"{p}/*" in self._modules), None)
+
+    def requires(self, name: str) -> tuple[str, ...]:
+        """The optional packages ``name``'s entry declares (``builder.requires = (...)``), from the
+        source while its module is not imported (:func:`source_requires`)."""
+        found = self._find(name)
+        if found is None and (module := self.source_module(name)) is not None:
+            key = name if name in self._modules else next(f"{p}/*" for p in _prefixes(name)
+                                                          if f"{p}/*" in self._modules)
+            return source_requires(module, self.attr).get(key, ())
+        return tuple(getattr(found if found is not None else self.get(name), "requires", ()))
 
     def names(self, pattern: str = "*") -> list[str]:
         """Registered names matching a glob; families are listed as ``prefix/*``."""
@@ -133,6 +151,28 @@ def source_modules(package: str, registry: str) -> dict[str, str]:
     return {name: module for module, tree in _module_trees(package) for name in _module_index(tree, registry)}
 
 
+def source_requires(module: str, registry: str) -> dict[str, tuple[str, ...]]:
+    """Entry name -> the optional packages ``module`` says it needs, read from its source: the
+    statement ``builder.requires = ("pkg", ...)`` after a registered function (bench.extras names
+    the pip line when a suite loads). tests/test_fast_cli.py checks it against the real entries."""
+    spec = importlib.util.find_spec(module)
+    tree = ast.parse(Path(spec.origin).read_text()) if spec is not None and spec.origin else ast.Module([], [])
+    registered: dict[str, list[str]] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            for deco in node.decorator_list:
+                if (name := registered_name(deco, registry)) is not None:
+                    registered.setdefault(node.name, []).append(name)
+    found: dict[str, tuple[str, ...]] = {}
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(target := node.targets[0], ast.Attribute) and target.attr == "requires"
+                and isinstance(target.value, ast.Name)):
+            for name in registered.get(target.value.id, ()):
+                found[name] = tuple(ast.literal_eval(node.value))
+    return found
+
+
 def source_index(package: str, registry: str) -> dict[str, str]:
     """Names registered in ``package``'s modules and the first line of what ``bench list`` shows for
     each (the entry's own docstring, else its module's), read from the source files without importing
@@ -151,7 +191,7 @@ def _first_line(doc: str | None) -> str:
     return lines[0] if lines else ""
 
 
-def _registered_name(call: ast.AST, registry: str) -> str | None:
+def registered_name(call: ast.AST, registry: str) -> str | None:
     """``REG.register("name")`` -> "name"."""
     if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "register"
             and isinstance(call.func.value, ast.Name) and call.func.value.id == registry
@@ -171,10 +211,10 @@ def _module_index(tree: ast.Module, registry: str) -> dict[str, str]:
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             for deco in node.decorator_list:
-                if (name := _registered_name(deco, registry)) is not None:
+                if (name := registered_name(deco, registry)) is not None:
                     found[name] = doc_of(node)
         elif isinstance(node, ast.Expr) and isinstance(call := node.value, ast.Call):
-            if (name := _registered_name(call.func, registry)) is not None:  # REG.register("x")(func)
+            if (name := registered_name(call.func, registry)) is not None:  # REG.register("x")(func)
                 target = call.args[0] if call.args else None
                 found[name] = doc_of(defined.get(target.id) if isinstance(target, ast.Name) else None)
             elif (isinstance(call.func, ast.Attribute) and call.func.attr == "register" and not call.args

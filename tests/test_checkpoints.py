@@ -133,3 +133,56 @@ def test_sigkill_of_a_search_suite_then_rerun_leaves_every_trial_cell_once(tmp_p
     for key, strategy in zip(df.cell_key, df.strategy):
         assert per_cell[key] == ([0] if strategy == "source_only" else [4, 8, 12])  # no duplicates
     assert not list(results.rglob(".*.tmp"))
+
+
+def _two_pass(strategy, x):
+    """The validators' inputs as they were computed before the one-pass path: predict, then features."""
+    with torch.no_grad():
+        return strategy.predict(x).float(), strategy.model.features(x).float().flatten(1)
+
+
+@pytest.mark.parametrize("bottleneck", [None, 16])
+def test_probe_outputs_in_one_backbone_pass_are_the_bits_of_predict_and_features(bottleneck):
+    # a default-predict strategy on a TransferModel gets its logits as the head of the features it
+    # already computed: the same operations as model(x), so the same bits (checkpoint scores and
+    # in-run picks cannot move), one backbone pass instead of two
+    from types import SimpleNamespace
+
+    from bench.backbones import BackboneSpec, create_model
+    from bench.cell.checkpoints import ProbeData
+    from bench.data.base import Split
+    from bench.strategies.base import Hparams, Strategy
+
+    torch.manual_seed(0)
+    model = create_model(BackboneSpec(name="small_cnn", bottleneck=bottleneck), num_classes=10, in_chans=1).eval()
+    x = torch.randint(0, 256, (600, 1, 8, 8), dtype=torch.uint8)  # 3 batches of 256, the last one short
+    y = torch.randint(0, 10, (600,))
+    split = Split(x, y)
+    domain = SimpleNamespace(train=split, val=split)
+    data = ProbeData(Strategy(model, None, Hparams()), domain, domain, split, "cpu", seed=0)
+    assert data._one_pass()
+    ref_logits, ref_feats = _two_pass(data.strategy, x)
+    logits, feats = data.outputs(x)
+    assert torch.equal(logits, ref_logits) and torch.equal(feats, ref_feats)
+    only_logits, same = data.outputs(x, features=False)
+    assert torch.equal(only_logits, ref_logits) and torch.equal(same, ref_logits)
+    none, only_feats = data.outputs(x, logits=False)
+    assert none.numel() == 0 and torch.equal(only_feats, ref_feats)
+
+
+def test_a_strategy_with_its_own_predict_keeps_two_passes():
+    from bench.backbones import BackboneSpec, create_model
+    from bench.cell.checkpoints import ProbeData
+    from bench.strategies.base import Hparams, Strategy
+
+    class Tempered(Strategy):
+        def predict(self, x):
+            return super().predict(x) / 2.0
+
+    model = create_model(BackboneSpec(name="small_cnn"), num_classes=10, in_chans=1).eval()
+    data = ProbeData.__new__(ProbeData)
+    data.strategy, data.device = Tempered(model, None, Hparams()), "cpu"
+    x = torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8)
+    assert not data._one_pass()
+    logits, _ = data.outputs(x)
+    assert torch.equal(logits, _two_pass(data.strategy, x)[0])

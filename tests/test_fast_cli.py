@@ -50,24 +50,22 @@ def test_bench_list_imports_no_heavy_library():
     assert "  small_cnn " in listing and "  dann " in listing and "digits-c/*" in listing
 
 
-def test_a_dry_run_imports_only_the_modules_that_register_the_suites_names(tmp_path):
-    """Validating a suite looks each name up, and a lookup imports only the module whose source
-    registers it (bench.registry.source_modules): the default suite's dry run imports its six
-    strategies' modules, not the other strategies, not the text or peft families, not pandas.
-    torch is still imported: every strategy module imports it, and validating an entry's
-    hyper-parameters needs the strategy's class."""
+def test_a_dry_run_imports_no_heavy_library_and_no_family_module(tmp_path):
+    """Validating and expanding a suite reads names from the source index and the strategies'
+    declarations compiled from their source (bench.strategies.declared): the default suite's dry
+    run imports no torch, timm, transformers, peft or pandas, and no strategy, backbone or domain
+    module; only running a cell does."""
     code = ("import sys\nfrom click.testing import CliRunner\nfrom bench.cli import main\n"
             f"r = CliRunner().invoke(main, ['run', 'suites/default.yaml', '--dry-run', '--results', {str(tmp_path)!r}])\n"
             "assert r.exit_code == 0, r.output\nprint(' '.join(sorted(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     modules = set(out.stdout.split())
-    assert {"bench.strategies.dan", "bench.strategies.adabn", "bench.data.digits_c", "bench.data.vlcs_mini",
-            "bench.backbones.efficientnet_lite"} <= modules  # its `also` grid: the pretrained row
-    unused = {"bench.strategies.maml", "bench.strategies.lora", "bench.strategies.cdan", "bench.backbones.hf",
-              "bench.data.text_files", "bench.data.hf_datasets", "bench.data.office31", "pandas", "peft",
-              "transformers"}
-    assert modules & unused == set()
+    assert {m.split(".")[0] for m in modules} & {"torch", "timm", "transformers", "peft", "pandas"} == set()
+    families = {m for m in modules if m.split(".")[:2] in (["bench", "strategies"], ["bench", "backbones"],
+                                                            ["bench", "data"]) and m.count(".") == 2}
+    assert families == {"bench.strategies.declared", "bench.backbones.spec", "bench.data.registry",
+                        "bench.data._command"}  # `bench data`: click only
 
 
 def test_a_lookup_that_imports_one_module_finds_what_importing_every_module_finds():
@@ -86,3 +84,22 @@ def test_a_lookup_that_imports_one_module_finds_what_importing_every_module_find
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert len(out.stdout.splitlines()) == len(REGISTRIES)
+
+
+def test_what_an_entry_requires_read_from_its_source_is_what_the_entry_says():
+    """``builder.requires = (...)`` read without importing (bench.registry.source_requires) equals
+    the attribute of the imported entry, for every entry that is not a class (a strategy's
+    ``requires`` is part of its declaration: tests/test_declared.py)."""
+    code = ("import importlib, inspect\nfrom bench.registry import source_modules\n"
+            f"for package, attr in {REGISTRIES!r}:\n"
+            "    reg = getattr(importlib.import_module(package), attr)\n"
+            "    names = [n[:-2] + '/x' if n.endswith('/*') else n for n in source_modules(package, attr)]\n"
+            "    read = {n: reg.requires(n) for n in names}\n"
+            "    assert all(n in reg for n in names) and not reg._loaded\n"
+            "    real = {n: tuple(getattr(reg.get(n), 'requires', ())) for n in names}\n"
+            "    funcs = [n for n in names if not inspect.isclass(reg.get(n))]\n"
+            "    assert {n: read[n] for n in funcs} == {n: real[n] for n in funcs}, package\n"
+            "    print(package, sorted(n for n in funcs if read[n]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "bench.backbones ['hf/x']" in out.stdout.splitlines()

@@ -88,3 +88,14 @@ def test_prefetch_is_on_only_for_cuda_by_default_and_an_empty_split_still_says_s
     empty = Sampler(x[:0], None, 2, 0, "cpu", prefetch=True)
     with pytest.raises(RuntimeError, match="empty split"):
         empty.next()
+
+
+def test_the_timing_warm_up_is_50_steps_of_a_long_stage_and_5_of_a_short_one():
+    # the anchor's rule (scripts/gpu_anchor.py times timm's script and the bare loop the same way):
+    # a long stage keeps autotuning and allocator growth out of its window, a short one its steps in
+    from bench.train.loop import timing_warmup
+
+    assert [timing_warmup(n) for n in (0, 4, 10, 100, 499)] == [0, 0, 2, 5, 5]
+    assert [timing_warmup(n) for n in (500, 550, 5000)] == [50, 50, 50]
+    assert StepLoop(550, "cpu").warmup == 50 and StepLoop(300, "cpu").warmup == 5
+    assert all(timing_warmup(n) <= n // 5 for n in range(2000))

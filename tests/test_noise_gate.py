@@ -71,3 +71,18 @@ def test_bench_compare_calibrate_lets_the_noisy_cell_through_and_catches_the_qui
     cand2 = run(tmp_path, "cand2", quiet=67.0, noisy=57.5)
     r = CliRunner().invoke(main, ["compare", str(a), str(cand2), "--calibrate", str(b)])
     assert r.exit_code == 1 and "REGRESSION" in r.output
+
+
+def test_a_throughput_threshold_of_100_percent_or_more_is_said_to_switch_the_check_off(tmp_path):
+    # the A/A pair's throughput differs by 50% (as on a loaded shared runner): K x 50 = 150%, and a
+    # drop is at most 100% of the baseline, so even a 90% drop passes; the comparison says why
+    a, b = run(tmp_path, "a"), run(tmp_path, "b", sps=1500.0)
+    cal = calibrate([(a, b)])
+    assert thresholds_by_strategy(cal)[("quiet", "train_samples_per_s")] == pytest.approx(K * 50.0)
+    slow = compare(a, run(tmp_path, "slow", sps=100.0), cell_thresholds=cal)
+    assert slow.regressions.empty
+    assert any("train_samples_per_s" in n and "switches those checks off" in n for n in slow.notes)
+    # a calibration that leaves the check able to fire says nothing of the kind
+    quiet = compare(a, run(tmp_path, "slow2", sps=100.0), cell_thresholds=calibrate([(a, a)]))
+    assert not any("switches those checks off" in n for n in quiet.notes)
+    assert set(quiet.regressions["metric"]) == {"train_samples_per_s"}

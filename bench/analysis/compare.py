@@ -218,10 +218,23 @@ def compare(baseline: Path, candidate: Path, thresholds: list[Check] | None = No
                  + (" [ORACLE: target-test labels, analysis only]" if rule == "oracle" else ""))
     if paired_seeds:
         notes.append(paired.RULE)
+    notes += _blind_note(cell_thresholds or {}, thresholds)
     table = pd.DataFrame(rows)
     if paired_seeds and "paired" in table.columns:
         table["paired"] = table["paired"].fillna("")
     return Comparison(table, frame(keys_b - keys_c), frame(keys_c - keys_b), same_hw, notes)
+
+
+def _blind_note(cell_thresholds: dict[tuple, float], thresholds: list[Check]) -> list[str]:
+    """A note for calibrated thresholds that no change can pass: a drop of a higher-is-better cost
+    (throughput) is at most 100% of the baseline, so a calibrated threshold of 100% or more (an A/A
+    pair whose throughput differed by 1/K of the baseline or more) switches that check off."""
+    bounded = {c.metric for c in thresholds if c.relative and c.higher_is_better}
+    off = sorted({m for (_, m), t in cell_thresholds.items() if m in bounded and t >= 100.0})
+    n = sum(1 for (_, m), t in cell_thresholds.items() if m in bounded and t >= 100.0)
+    return [f"{n} calibrated threshold(s) of {', '.join(off)} are 100% or more: no drop can pass them, "
+            "so the A/A pair's measured noise switches those checks off (calibrate on a quieter runner "
+            "to gate throughput)"] if n else []
 
 
 def _matched_cells(base: pd.DataFrame, cand: pd.DataFrame, baseline: Path, candidate: Path,

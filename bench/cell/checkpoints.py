@@ -19,8 +19,10 @@ from typing import Any
 import pyarrow as pa
 import torch
 
+from bench.backbones.base import TransferModel
 from bench.data.base import Split, batches, take
 from bench.results import ResultsDir, write_table_atomically
+from bench.strategies.base import Strategy
 from bench.train.loop import evaluate
 from bench.validators import Probe, score_all
 
@@ -51,25 +53,37 @@ class ProbeData:
         self.source_x = take(source.train.x, pick(len(source.train.x)))
         self.target_val = target_val
 
+    def _one_pass(self) -> bool:
+        """Whether the predictions are the head of the features (every strategy that keeps the
+        default ``predict`` on a :class:`TransferModel`): then one backbone pass gives both, with
+        the very operations of ``model(x)``, so the same bits at half the cost."""
+        return (type(self.strategy).predict is Strategy.predict
+                and isinstance(self.strategy.model, TransferModel)
+                and type(self.strategy.model).forward is TransferModel.forward)
+
     @torch.no_grad()
-    def outputs(self, x: Any, features: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def outputs(self, x: Any, features: bool = True, logits: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """(logits, features) of the strategy's current model on ``x``, on the CPU; without
-        ``features`` only the predictions run (and the features are the logits)."""
-        model, logits, feats = self.strategy.model, [], []
+        ``features`` only the predictions run (and the features are the logits); without
+        ``logits`` only the features (and the logits are empty)."""
+        model, outs, feats = self.strategy.model, [], []
+        has_features = hasattr(model, "features")
+        one_pass, logits = self._one_pass(), logits or not has_features
         for _, xb in batches(x, self.device, 256):
-            logits.append(self.strategy.predict(xb).float().cpu())
-            f = model.features(xb) if features and hasattr(model, "features") else logits[-1]
-            feats.append(f.float().flatten(1).cpu())
-        if not logits:
+            f = model.features(xb) if has_features and (one_pass or features or not logits) else None
+            if logits:
+                outs.append((model.head(f) if one_pass else self.strategy.predict(xb)).float().cpu())
+            feats.append((f if f is not None and features else outs[-1]).float().flatten(1).cpu())
+        if not feats:
             return torch.empty(0, 0), torch.empty(0, 0)
-        return torch.cat(logits), torch.cat(feats)
+        return (torch.cat(outs) if outs else torch.empty(0, 0)), torch.cat(feats)
 
     def probe(self) -> Probe:
         """Every validator's input, computed now."""
         sv_logits, sv_feats = self.outputs(self.source_val.x)
         t_logits, t_feats = self.outputs(self.target_x)
-        _, s_feats = self.outputs(self.source_x)
-        tv_logits, _ = self.outputs(self.target_val.x)
+        _, s_feats = self.outputs(self.source_x, logits=False)
+        tv_logits, _ = self.outputs(self.target_val.x, features=False)
         return Probe(source_val_logits=sv_logits, source_val_y=self.source_val.y, source_val_feats=sv_feats,
                      source_train_feats=s_feats, target_logits=t_logits, target_feats=t_feats,
                      target_val_logits=tv_logits, target_val_y=self.target_val.y, seed=self.seed)

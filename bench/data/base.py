@@ -14,11 +14,7 @@ from bench.results import disk_full
 # SOURCES_SEP joins the domains of a multi-source name ("rmnist/0+rmnist/15" is both, pooled); it
 # and domain_parts live with the row schema, which the readers of results (analysis) share
 from bench.results.schema import SOURCES_SEP, domain_parts  # noqa: F401
-from bench.registry import Registry
-
-#: name -> builder(name: str) -> Domain. Builders must be deterministic: the same name always
-#: gives the same splits (seeded from the name, not from the cell's seed).
-DOMAINS: Registry[Callable[[str], "Domain"]] = Registry("domain", "bench.data", "DOMAINS")
+from bench.data.registry import DOMAINS
 
 
 @dataclass

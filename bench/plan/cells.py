@@ -16,12 +16,12 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from bench.backbones import BackboneSpec
+from bench.backbones.spec import BackboneSpec
 from bench.plan.protocol import Protocol, TargetSplit
 from bench.plan.suite import Budget, StrategyEntry, Suite, entry_backbone, entry_space, stage_configs
 from bench.results import SCHEMA, hparams_label
 from bench.search import draw
-from bench.strategies import STRATEGIES
+from bench.strategies.declared import declared
 from bench.train.config import TrainConfig
 
 #: bump when the protocol of one cell changes so that old results are not reused
@@ -275,7 +275,7 @@ def identity_row(cell: Cell, run_id: str = "") -> dict[str, Any]:
 def entry_trials(suite: Suite, entry: StrategyEntry) -> list[dict[str, Any]]:
     """Validated hyper-parameters of each trial of an entry; trial 0 is the defaults, and a
     strategy with nothing to search has only trial 0."""
-    cls, space = STRATEGIES.get(entry.name), entry_space(entry)
+    cls, space = declared(entry.name), entry_space(entry)
     n = (entry.trials or suite.trials) if space else 1
     return [cls.validate_hparams({**entry.hparams, **draw(entry.name, t, space, suite.search_seed)}, name=entry.name)
             for t in range(n)]

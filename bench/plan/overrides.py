@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel
 
 from bench.errors import SuiteError
-from bench.strategies import STRATEGIES
+from bench.strategies.declared import STRATEGIES, declared
 
 #: the suite's lists whose entries a path picks by ``[name]`` (each entry's model: the list's item type)
 ENTRY_LISTS = ("backbones", "strategies", "pairs")
@@ -147,7 +147,7 @@ def known_paths(raw: dict[str, Any], model: type[BaseModel]) -> list[str]:
             base = f"{field}[{label}]"
             fields = list(entry_model.model_fields)
             if field == "strategies" and isinstance(entry, dict) and entry.get("name") in STRATEGIES:
-                hparams = list(STRATEGIES.get(entry["name"]).Hparams.model_fields)
+                hparams = list(declared(entry["name"]).Hparams.model_fields)
                 fields += hparams + [f"search.{h}" for h in hparams]
             if field == "backbones" and isinstance(entry, dict) and isinstance(entry.get("kwargs"), dict):
                 fields += [f"kwargs.{k}" for k in entry["kwargs"]]

@@ -21,13 +21,14 @@
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import torch
 from pydantic import AfterValidator
 
-from bench.data.base import Domain, Split
 from bench.registry import source_index
+
+if TYPE_CHECKING:  # the choices are read when a suite validates, which imports no torch
+    from bench.data.base import Domain, Split
 
 Protocol = Literal["two_stage", "joint"]
 TargetSplit = Literal["inductive", "transductive"]
@@ -78,6 +79,10 @@ def target_pools(target_split: str, target: Domain) -> tuple[Any, Split]:
 
 def concat_splits(splits: list[Split]) -> Split:
     """One split holding every example of ``splits`` in order (image tensors or text lists)."""
+    import torch
+
+    from bench.data.base import Split
+
     xs = [s.x for s in splits]
     if isinstance(xs[0], torch.Tensor):
         x = torch.cat(xs)

@@ -17,7 +17,7 @@ from collections import defaultdict
 from bench.errors import SuiteError
 from bench.plan.cells import Cell
 from bench.plan.protocol import starts_from_initial
-from bench.strategies import get_strategy
+from bench.strategies.declared import declared
 
 SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -34,7 +34,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def adapt_cost(cell: Cell) -> float:
-    cls = get_strategy(cell.strategy)
+    cls = declared(cell.strategy)
     steps = cls.total_steps(cls.Hparams(**cell.hparams), cell.adapt.steps) if cls.trains else 0
     return steps * cell.adapt.batch_size + 1.0  # +1: evaluation and bookkeeping are never free
 
@@ -45,13 +45,13 @@ def source_cost(cell: Cell) -> float:
 
 def will_skip(cell: Cell) -> bool:
     """Whether the cell is skipped before any work (a strategy that needs target labels, budget 0)."""
-    return get_strategy(cell.strategy).needs_target_labels and cell.label_budget == 0
+    return declared(cell.strategy).needs_target_labels and cell.label_budget == 0
 
 
 def runs_source_stage(cell: Cell) -> bool:
     """Whether the cell loads (or first trains) its source model: every cell that is not skipped,
     except a joint-training method under ``protocol: joint``."""
-    return not will_skip(cell) and not starts_from_initial(cell.protocol, get_strategy(cell.strategy))
+    return not will_skip(cell) and not starts_from_initial(cell.protocol, declared(cell.strategy))
 
 
 def expected_work(cells: list[Cell], cached_sources: set[str] = frozenset()) -> list[float]:

@@ -13,17 +13,17 @@ from typing import Annotated, Any, Literal, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bench.backbones import BACKBONES, BackboneSpec
-from bench.backbones.base import asks_for_remote_code
-from bench.data import DOMAINS
-from bench.data.base import SOURCES_SEP, domain_parts
+from bench.backbones.spec import BACKBONES, BackboneSpec, asks_for_remote_code
+from bench.data.registry import DOMAINS
 from bench.errors import SuiteError
 from bench.extras import missing_message
 from bench.plan.overrides import apply_overrides
+from bench.plan.pairs import joined as _joined, leave_one_out_pairs
 from bench.plan.protocol import Protocol, Selection, TargetSplit
 from bench.results import ResultsDir
+from bench.results.schema import SOURCES_SEP, domain_parts
 from bench.search import merged_space
-from bench.strategies import STRATEGIES
+from bench.strategies.declared import STRATEGIES, declared
 from bench.train.config import TrainConfig, override
 
 Budget = int | Literal["all"]
@@ -122,27 +122,21 @@ def parse_pair(item: Any) -> list[Any]:
 
     ``"a -> t"``; ``"a, b, c -> t"`` or ``"a + b + c -> t"`` (several sources, pooled);
     ``{source: a, target: t}``; ``{sources: [a, b], target: t}``; ``{leave_one_out: [a, b, c]}``
-    (DomainBed's protocol: each domain in turn is the target, the others the sources, in order)."""
+    (DomainBed's protocol: each domain in turn is the target, the others the sources, in order),
+    optionally with ``lodo_validation: true`` (``bench.plan.pairs``)."""
     if isinstance(item, str):
         if "->" not in item:
             raise ValueError(f"pair {item!r} must look like 'source -> target' or 'a, b -> target'")
         src, tgt = (s.strip() for s in item.split("->", 1))
         return [{"source": _joined(src.replace(",", SOURCES_SEP).split(SOURCES_SEP)), "target": tgt}]
     if isinstance(item, dict) and "leave_one_out" in item:
-        names = item["leave_one_out"]
-        if set(item) != {"leave_one_out"} or not isinstance(names, list) or len(names) < 2:
-            raise ValueError("leave_one_out takes a list of at least two domains and nothing beside it")
-        return [{"source": _joined([n for n in names if n != held]), "target": held} for held in names]
+        return leave_one_out_pairs(item)
     if isinstance(item, dict) and "sources" in item:
         rest = {k: v for k, v in item.items() if k != "sources"}
         if not isinstance(item["sources"], list) or not item["sources"]:
             raise ValueError("sources takes a list of domain names")
         return [{**rest, "source": _joined(item["sources"])}]
     return [item]
-
-
-def _joined(names: list[Any]) -> str:
-    return SOURCES_SEP.join(str(n).strip() for n in names)
 
 
 class Suite(BaseModel):
@@ -237,7 +231,7 @@ class Suite(BaseModel):
     def _strategies_exist(cls, value: list[StrategyEntry]) -> list[StrategyEntry]:
         for s in value:
             _known(STRATEGIES, s.name)
-            cls_ = STRATEGIES.get(s.name)
+            cls_ = declared(s.name)  # its Hparams and flags, without importing torch
             cls_.validate_hparams(s.hparams, name=s.name)  # names the field and values
             space = entry_space(s)
             unknown = sorted(set(space) - set(cls_.Hparams.model_fields))
@@ -249,9 +243,8 @@ class Suite(BaseModel):
     @model_validator(mode="after")
     def _extras_installed(self) -> "Suite":
         """A strategy or backbone whose optional package is missing: say the pip command now."""
-        needs = [(f"strategy {s.name}", m) for s in self.strategies for m in STRATEGIES.get(s.name).requires]
-        needs += [(f"backbone {b.name}", m) for b in self.backbones
-                  for m in getattr(BACKBONES.get(b.name), "requires", ())]
+        needs = [(f"strategy {s.name}", m) for s in self.strategies for m in declared(s.name).requires]
+        needs += [(f"backbone {b.name}", m) for b in self.backbones for m in BACKBONES.requires(b.name)]
         message = missing_message(needs)
         if message:
             raise ValueError(message)
@@ -396,4 +389,4 @@ def stage_configs(suite: Suite, entry: StrategyEntry, pair: Pair) -> tuple[Train
 def entry_space(entry: StrategyEntry) -> dict[str, Any]:
     """The search space of one suite entry: the strategy's own, overridden by the entry's
     ``search``, without the hyper-parameters the entry fixes."""
-    return merged_space(STRATEGIES.get(entry.name).search_space, entry.search, entry.hparams)
+    return merged_space(declared(entry.name).search_space, entry.search, entry.hparams)

@@ -2,10 +2,26 @@
 
 ``get_strategy("lora")`` returns the class; ``list_strategies()`` the names.
 """
-from bench.strategies.base import STRATEGIES, AdaptContext, Hparams, NotApplicable, Strategy
+from typing import TYPE_CHECKING, Any
+
+from bench.errors import NotApplicable
+from bench.strategies.declared import STRATEGIES, Hparams
+
+if TYPE_CHECKING:
+    from bench.strategies.base import AdaptContext, Strategy
 
 
-def get_strategy(name: str) -> type[Strategy]:
+def __getattr__(name: str) -> Any:
+    """``Strategy`` and ``AdaptContext`` import torch: only when asked for (a suite validates with
+    the declarations of bench.strategies.declared)."""
+    if name in ("AdaptContext", "Strategy"):
+        from bench.strategies import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module 'bench.strategies' has no attribute {name!r}")
+
+
+def get_strategy(name: str) -> "type[Strategy]":
     return STRATEGIES.get(name)
 
 

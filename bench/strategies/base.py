@@ -14,46 +14,20 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer
 from torch import nn
 
 from bench.data.base import Split, take, to_device
 from bench.errors import NotApplicable  # noqa: F401 - strategies raise it from here
-from bench.registry import Registry
-from bench.search import loguniform
+# the registry, the hyper-parameters and the class flags, torch-free (a suite validates with them)
+from bench.strategies.declared import STRATEGIES, Declaration, Hparams  # noqa: F401
 from bench.data.sampler import Sampler
 from bench.train.config import TrainConfig
 from bench.train.loop import make_optimizer
 from bench.train.precision import FP32, Amp
-
-STRATEGIES: Registry[type["Strategy"]] = Registry("strategy", "bench.strategies", "STRATEGIES")
-
-
-class Hparams(BaseModel):
-    """Hyper-parameters every strategy has; ``None`` means the suite's ``adapt`` setting."""
-
-    #: finite numbers only (subclasses inherit it): an inf or NaN hyper-parameter is a suite error
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    lr: float | None = Field(None, gt=0)
-    steps: int | None = Field(None, ge=0)
-
-    #: fields a subclass added after results were stored: left out of the dump (so of the cell's
-    #: ``hparams`` and key) while at their default, so cells that do not use them keep their keys
-    added_later: ClassVar[tuple[str, ...]] = ()
-
-    @model_serializer(mode="wrap")
-    def _omit_added_at_default(self, handler: Any) -> dict[str, Any]:
-        out = handler(self)
-        fields = type(self).model_fields
-        for name in self.added_later:
-            if name in out and out[name] == fields[name].default:
-                out.pop(name)
-        return out
 
 
 @dataclass
@@ -101,44 +75,12 @@ class AdaptContext:
         return self.source.samples + self.labeled.samples + self.unlabeled.samples
 
 
-class Strategy:
-    """Base class. Subclasses set the class flags, ``Hparams`` and implement ``update``."""
-
-    Hparams: ClassVar[type[Hparams]] = Hparams
-    #: skipped (not failed) when the label budget is 0
-    needs_target_labels: ClassVar[bool] = False
-    #: whether ``update`` is called at all (``source_only`` and ``adabn`` take no gradient steps)
-    trains: ClassVar[bool] = True
-    #: under ``protocol: joint``, trains from the initial weights on labelled source + unlabelled
-    #: target together, with no source stage (the domain-adaptation methods; bench/plan/protocol.py)
-    adapts_jointly: ClassVar[bool] = False
-    #: False for domain generalization (the target domain is held out): the harness then gives the
-    #: strategy an empty target pool and no target labels, so no target image reaches training
-    sees_target: ClassVar[bool] = True
-    #: optional packages it imports (checked when a suite loads: ``bench.extras``)
-    requires: ClassVar[tuple[str, ...]] = ()
-    #: default hyper-parameter search space (``bench.search``); a suite entry asking for
-    #: ``trials: N`` draws N - 1 settings from it besides the defaults (trial 0)
-    search_space: ClassVar[dict[str, Any]] = {"lr": loguniform(1e-4, 1e-2)}
+class Strategy(Declaration):
+    """Base class. Subclasses set the class flags and ``Hparams`` (:class:`Declaration`, read
+    without torch when a suite validates) and implement ``update``."""
 
     def __init__(self, model: nn.Module, ctx: AdaptContext, hp: Hparams):
         self.model, self.ctx, self.hp = model, ctx, hp
-
-    @classmethod
-    def total_steps(cls, hp: Hparams, default: int) -> int:
-        """How many times the loop calls ``update``: ``steps`` from the hparams, else the suite's."""
-        return hp.steps if hp.steps is not None else default
-
-    @classmethod
-    def validate_hparams(cls, raw: dict[str, Any], name: str | None = None) -> dict[str, Any]:
-        """Defaults filled in; a bad key or value raises ValueError naming it and the strategy as
-        the suite spells it (``name``)."""
-        try:
-            return cls.Hparams(**raw).model_dump()
-        except ValidationError as e:
-            errs = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-            fields = ", ".join(cls.Hparams.model_fields)
-            raise ValueError(f"strategy {name or cls.__name__}: {errs} (its hyper-parameters: {fields})") from None
 
     def setup(self) -> None:
         """Once, before the first step: freeze / unfreeze, build optimisers."""

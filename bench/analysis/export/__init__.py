@@ -12,7 +12,7 @@ import importlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from bench.errors import ExportError
 from bench.extras import installed, pip_line
@@ -46,19 +46,24 @@ def export_results(tracker: str, results: Iterable[str | Path], to: str | None =
     from bench.analysis.export.runs import suite_runs
 
     results = list(results)
-    if tracker not in TRACKERS:
-        raise ExportError(f"unknown tracker {tracker!r}; one of {', '.join(TRACKERS)}")
-    module, package = TRACKERS[tracker]
-    if not installed(package):
-        raise ExportError(f"bench export {tracker} needs the package {package!r}, which is not "
-                          f"installed. Install it with: {pip_line(package)}")
+    writer = tracker_module(tracker)
     if report is not None and not Path(report).is_dir():
         raise ExportError(f"--report {report} is not a folder (bench report --out writes one)")
     start = time.perf_counter()
     runs = suite_runs(results)
     if not runs:
         raise ExportError(f"no suite runs in {', '.join(map(str, results))} (no _runs records or rows)")
-    writer = importlib.import_module(f"bench.analysis.export.{module}")
     done = writer.export(runs, to, experiment, Path(report) if report else None)
     done.seconds = time.perf_counter() - start
     return done
+
+
+def tracker_module(tracker: str, command: str = "bench export") -> Any:
+    """The module that writes to ``tracker``; ExportError if it is unknown or its package is missing."""
+    if tracker not in TRACKERS:
+        raise ExportError(f"unknown tracker {tracker!r}; one of {', '.join(TRACKERS)}")
+    module, package = TRACKERS[tracker]
+    if not installed(package):
+        raise ExportError(f"{command} {tracker} needs the package {package!r}, which is not "
+                          f"installed. Install it with: {pip_line(package)}")
+    return importlib.import_module(f"bench.analysis.export.{module}")

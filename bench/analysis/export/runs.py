@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from bench.results import ResultsDir, read_checkpoints, read_results, read_run_records
+from bench.results import (ResultsDir, read_checkpoint_table, read_checkpoints, read_result_table, read_results,
+                           read_run_record, read_run_records)
 
 #: the tags that find an exported run again: parent by run id, child by (run id, cell key)
 RUN_TAG, CELL_TAG, KIND_TAG = "bench.run_id", "bench.cell_key", "bench.kind"
@@ -86,6 +87,20 @@ def suite_runs(results_dirs: Iterable[str | Path]) -> list[SuiteRun]:
             points = curves[curves["cell_key"] == row["cell_key"]] if curves is not None else None
             runs[run_id].cells.append(child_of(row, points))
     return sorted(runs.values(), key=lambda r: r.run_id)
+
+
+def cell_run(results_dir: str | Path, run_id: str, cell_key: str) -> SuiteRun:
+    """Suite run ``run_id`` of ``results_dir`` with the one cell ``cell_key``, read back from its row
+    and checkpoint files: what ``bench run --log`` exports as the cell finishes (the parent and
+    child that :func:`suite_runs` makes of the same files)."""
+    d = ResultsDir(results_dir)
+    row = read_result_table(d.row(cell_key), one_cell=True).to_pandas().to_dict("records")[0]
+    path = d.run_record(run_id)
+    run = parent_of(read_run_record(path) if path.is_file() else {"run_id": run_id, "suite": row["suite"]})
+    curve = d.checkpoint(cell_key)
+    points = read_checkpoint_table(curve).to_pandas() if curve.is_file() else None
+    run.cells.append(child_of(row, points))
+    return run
 
 
 def parent_of(record: dict[str, Any]) -> SuiteRun:
