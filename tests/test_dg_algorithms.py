@@ -1,4 +1,4 @@
-"""DomainBed's MLDG, CDANN, Fish and its multi-domain CORAL and MMD (``dg_coral``, ``dg_mmd``):
+"""DomainBed's MLDG, CDANN, DANN (``dg_dann``), Fish and its multi-domain CORAL and MMD (``dg_coral``, ``dg_mmd``):
 each penalty or update against a hand computation (numpy or a closed form) on planted tensors, and
 each algorithm through the harness on a leave-one-domain-out moons cell."""
 from __future__ import annotations
@@ -14,13 +14,14 @@ from bench.cell.run_cell import run_cell
 from bench.plan.cells import expand
 from bench.plan.suite import Suite
 from bench.strategies._dg import pairwise_mean
-from bench.strategies.cdann import balanced_domain_loss, input_gradient_penalty, is_discriminator_step
+from bench.strategies.cdann import CDANN, balanced_domain_loss, domain_loss, input_gradient_penalty, is_discriminator_step
+from bench.strategies.dg_dann import DGDANN
 from bench.strategies.dg_coral import mean_cov_distance
 from bench.strategies.dg_mmd import GAMMAS, gaussian_mmd
 from bench.strategies.fish import fish_update, inner_steps
 from bench.strategies.mldg import meta_pairs, mldg_gradients
 
-NEW = ["mldg", "cdann", "fish", "dg_coral", "dg_mmd"]
+NEW = ["mldg", "cdann", "dg_dann", "fish", "dg_coral", "dg_mmd"]
 RNG = np.random.default_rng(0)  # planted inputs; every expectation is computed from them
 X = RNG.normal(size=(5, 3))
 Y = RNG.normal(size=(4, 3)) + 1.0
@@ -126,6 +127,20 @@ def test_cdann_discriminator_loss_weighs_every_class_equally():
     ce = np.log(np.exp(lg).sum(1)) - lg[np.arange(6), domains.numpy()]
     n_y = np.array([2, 4])[y.numpy()]  # two of class 0, four of class 1
     assert float(balanced_domain_loss(logits, domains, y)) == pytest.approx((ce / (n_y * 2)).sum(), rel=1e-12)
+
+
+def test_dg_dann_is_cdann_unconditioned_with_the_plain_mean_domain_loss():
+    # DomainBed's AbstractDANN flags: DANN(conditional=False, class_balance=False), CDANN(True, True)
+    assert (DGDANN.conditional, DGDANN.class_balance) == (False, False)
+    assert (CDANN.conditional, CDANN.class_balance) == (True, True)
+    logits = t(RNG.normal(size=(6, 3)))
+    domains, y = torch.tensor([0, 0, 1, 1, 2, 2]), torch.tensor([0, 1, 1, 1, 0, 1])
+    lg = logits.numpy()
+    ce = np.log(np.exp(lg).sum(1)) - lg[np.arange(6), domains.numpy()]
+    assert float(domain_loss(logits, domains, y, class_balance=False)) == pytest.approx(ce.mean(), rel=1e-12)
+    # the plain loss ignores the class labels; the balanced one weighs by them
+    assert float(domain_loss(logits, domains, 1 - y, False)) == float(domain_loss(logits, domains, y, False))
+    assert float(domain_loss(logits, domains, y, True)) == float(balanced_domain_loss(logits, domains, y))
 
 
 def test_cdann_gradient_penalty_of_a_linear_discriminator():

@@ -282,7 +282,15 @@ def entry_trials(suite: Suite, entry: StrategyEntry) -> list[dict[str, Any]]:
 
 
 def expand(suite: Suite) -> list[Cell]:
-    """The suite's cells in a stable order (backbone, pair, seed outermost: cache-friendly)."""
+    """The suite's cells in a stable order: its own grid's, then each ``also`` grid's
+    (bench/plan/grids.py)."""
+    from bench.plan.grids import grid_suites
+
+    return [cell for grid in grid_suites(suite) for cell in _expand_grid(grid)]
+
+
+def _expand_grid(suite: Suite) -> list[Cell]:
+    """One grid's cells in a stable order (backbone, pair, seed outermost: cache-friendly)."""
     trials = [entry_trials(suite, entry) for entry in suite.strategies]
     cells = []
     for bb, pair, seed, (entry, hps) in itertools.product(suite.backbones, suite.pairs, suite.seeds,

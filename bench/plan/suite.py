@@ -18,6 +18,7 @@ from bench.data.registry import DOMAINS
 from bench.errors import SuiteError
 from bench.extras import missing_message
 from bench.plan.overrides import apply_overrides
+from bench.plan.pairs import joined as _joined, leave_one_out_pairs
 from bench.plan.protocol import Protocol, Selection, TargetSplit
 from bench.results import ResultsDir
 from bench.results.schema import SOURCES_SEP, domain_parts
@@ -121,27 +122,21 @@ def parse_pair(item: Any) -> list[Any]:
 
     ``"a -> t"``; ``"a, b, c -> t"`` or ``"a + b + c -> t"`` (several sources, pooled);
     ``{source: a, target: t}``; ``{sources: [a, b], target: t}``; ``{leave_one_out: [a, b, c]}``
-    (DomainBed's protocol: each domain in turn is the target, the others the sources, in order)."""
+    (DomainBed's protocol: each domain in turn is the target, the others the sources, in order),
+    optionally with ``lodo_validation: true`` (``bench.plan.pairs``)."""
     if isinstance(item, str):
         if "->" not in item:
             raise ValueError(f"pair {item!r} must look like 'source -> target' or 'a, b -> target'")
         src, tgt = (s.strip() for s in item.split("->", 1))
         return [{"source": _joined(src.replace(",", SOURCES_SEP).split(SOURCES_SEP)), "target": tgt}]
     if isinstance(item, dict) and "leave_one_out" in item:
-        names = item["leave_one_out"]
-        if set(item) != {"leave_one_out"} or not isinstance(names, list) or len(names) < 2:
-            raise ValueError("leave_one_out takes a list of at least two domains and nothing beside it")
-        return [{"source": _joined([n for n in names if n != held]), "target": held} for held in names]
+        return leave_one_out_pairs(item)
     if isinstance(item, dict) and "sources" in item:
         rest = {k: v for k, v in item.items() if k != "sources"}
         if not isinstance(item["sources"], list) or not item["sources"]:
             raise ValueError("sources takes a list of domain names")
         return [{**rest, "source": _joined(item["sources"])}]
     return [item]
-
-
-def _joined(names: list[Any]) -> str:
-    return SOURCES_SEP.join(str(n).strip() for n in names)
 
 
 class Suite(BaseModel):
@@ -186,6 +181,8 @@ class Suite(BaseModel):
     threads: int | None = Field(2, ge=1)
     #: per cell, for executors that schedule (Ray); not part of a cell's key
     resources: Resources = Resources()
+    #: more grids whose cells join the suite's, each setting some axes (bench/plan/grids.py)
+    also: list[dict[str, Any]] = []
 
     @field_validator("name")
     @classmethod
@@ -263,6 +260,11 @@ class Suite(BaseModel):
             for pair in self.pairs:
                 stage_configs(self, entry, pair)
         return self
+
+    @model_validator(mode="after")
+    def _also_grids_validate(self) -> "Suite":
+        from bench.plan.grids import grid_suites  # it builds Suites; each grid must validate
+        return grid_suites(self)[0]
 
     @field_validator("pairs")
     @classmethod

@@ -36,6 +36,7 @@ import click
 import pandas as pd
 
 from bench.plan.cells import Cell, expand
+from bench.plan.grids import grid_suites
 from bench.plan.protocol import starts_from_initial
 from bench.plan.sharding import shard_cells, will_skip
 from bench.plan.suite import Suite
@@ -165,7 +166,7 @@ def calibration_suite(suite: Suite, steps: int = 10) -> Suite:
     stage = lambda cfg: {**cfg, "steps": steps, "epochs": None, "iterations_per_epoch": None}  # noqa: E731
     raw.update(name=f"{suite.name}-calibration", pairs=pairs, seeds=raw["seeds"][:1],
                strategies=entries, source=stage(raw["source"]),
-               adapt=stage(raw["adapt"]))
+               adapt=stage(raw["adapt"]), also=[])  # each grid is calibrated as a suite of its own
     return Suite.model_validate(raw)
 
 
@@ -177,7 +178,8 @@ def print_estimate(suite: Suite, calibrate_dir: Path | None, device: str = "auto
     if calibrate_dir is None:
         calibrate_dir = Path(tempfile.mkdtemp(prefix="bench-calibration-"))
         click.echo(f"calibrating: a few steps of every (backbone, strategy, precision) into {calibrate_dir}")
-        run_suite(calibration_suite(suite), calibrate_dir, device=device, executor="inline")
+        for grid in grid_suites(suite):  # the suite's own grid, then its `also` grids
+            run_suite(calibration_suite(grid), calibrate_dir, device=device, executor="inline")
     times = measured_step_times(read_results(calibrate_dir))
     table = estimate(shard_cells(expand(suite), shard), times)
     unit = "GPU-hours" if times.cuda.any() else "CPU-hours"

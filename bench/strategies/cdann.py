@@ -23,6 +23,11 @@ from bench.strategies._dg import DGStrategy
 from bench.strategies.base import STRATEGIES, Hparams
 
 
+def domain_loss(logits: torch.Tensor, domains: torch.Tensor, y: torch.Tensor, class_balance: bool) -> torch.Tensor:
+    """DomainBed's discriminator loss: class-balanced (CDANN) or the plain mean cross-entropy (DANN)."""
+    return balanced_domain_loss(logits, domains, y) if class_balance else F.cross_entropy(logits, domains)
+
+
 def balanced_domain_loss(logits: torch.Tensor, domains: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """sum_i CE(logits_i, domain_i) / (n_(y_i) K): every class weighs 1 / K in total."""
     counts = F.one_hot(y).sum(0)
@@ -64,6 +69,9 @@ class CDANNHparams(Hparams):
 @STRATEGIES.register("cdann")
 class CDANN(DGStrategy):
     Hparams = CDANNHparams
+    #: DomainBed's ``AbstractDANN`` flags: CDANN conditions on the class and balances it; DANN neither
+    conditional = True
+    class_balance = True
     search_space = {**DGStrategy.search_space, "lr_d": loguniform(10 ** -4.5, 10 ** -2.5),
                     "lambda_d": loguniform(1e-2, 1e2), "weight_decay_d": loguniform(1e-6, 1e-2),
                     "d_steps_per_g_step": int_range(1, 7), "grad_penalty": loguniform(1e-2, 1e1),
@@ -92,9 +100,9 @@ class CDANN(DGStrategy):
         domains = torch.cat([torch.full((len(b[1]),), i, dtype=torch.long, device=y.device)
                              for i, b in enumerate(batches)])
         z = self.model.features(x)
-        disc_in = z + self.embed(y)
+        disc_in = z + self.embed(y) if self.conditional else z
         out = self.disc(disc_in)
-        disc_loss = balanced_domain_loss(out, domains, y)
+        disc_loss = domain_loss(out, domains, y, self.class_balance)
         if self.hp.grad_penalty:  # (at 0 the penalty adds exactly nothing: its double backward is skipped)
             disc_loss = disc_loss + self.hp.grad_penalty * input_gradient_penalty(out, domains, disc_in)
         if is_discriminator_step(self.count, self.hp.d_steps_per_g_step):

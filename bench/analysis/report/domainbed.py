@@ -11,6 +11,9 @@ The rules are DomainBed's, applied by the report's one selection (``bench.analys
   accuracy on the source domains' pooled val splits (for ``rmnist`` / ``cmnist`` the 20% out-splits,
   equal in size per domain, so the pooled accuracy is DomainBed's mean of per-domain accuracies).
   Cells without checkpoint tables that selected ``source_val`` in the run count as recorded.
+- leave-one-domain-out cross-validation = ``leave_one_out`` (``bench.analysis.report.lodo``): the
+  mean accuracy, at the same trial and step, of the cell's validation cells (a suite's
+  ``lodo_validation: true``); those cells are its inputs only and get no table of their own.
 - test-domain validation = rule ``oracle`` (labelled ORACLE): needs checkpoint tables.
 - the report's own ``--select`` rule, when it is another one (no published numbers).
 
@@ -29,6 +32,7 @@ import pandas as pd
 from bench.analysis.reference import DOMAINBED, domainbed_dataset, domainbed_published
 from bench.analysis.report import render
 from bench.analysis.report.data import label_methods, latest
+from bench.analysis.report.lodo import LODO, LODO_COLUMN, validation_only, with_lodo_scores
 from bench.analysis.report.rules import score_column
 from bench.analysis.report.sections import rule_title
 from bench.analysis.report.select import select
@@ -36,27 +40,40 @@ from bench.results.schema import SOURCES_SEP, domain_parts
 
 #: DomainBed's selection methods that the report applies, under the harness's rule names
 DG_RULES = {"source_val": "training-domain validation set",
+            LODO: "leave-one-domain-out cross-validation",
             "oracle": "test-domain validation set (oracle)"}
 AVG = "Avg"
 
 
 def dg_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows of multi-source (domain-generalization) cells, with their ``dataset``."""
-    dg = rows[rows["source_domain"].astype(str).str.contains(SOURCES_SEP, regex=False)].copy()
+    """The rows of multi-source (domain-generalization) cells, with their ``dataset``; not the
+    leave-one-domain-out validation cells (``lodo.validation_only``)."""
+    dg = rows[rows["source_domain"].astype(str).str.contains(SOURCES_SEP, regex=False)
+              & ~validation_only(rows)].copy()
     domains = [frozenset(domain_parts(s)) | {t} for s, t in zip(dg["source_domain"], dg["target_domain"])]
     dg["dataset"] = [domainbed_dataset(d) or ", ".join(sorted(d)) for d in domains]
     return dg
 
 
-def chosen_rows(dg: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> pd.DataFrame:
+def chosen_rows(dg: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str,
+                rows: pd.DataFrame | None = None) -> pd.DataFrame:
     """One ok row per (backbone, method, cell, seed) that ``rule`` selected: from the checkpoint
-    tables when they carry the rule's score, else the rows whose run selected by ``rule`` itself."""
+    tables when they carry the rule's score, else the rows whose run selected by ``rule`` itself.
+    ``leave_one_out`` scores ``dg``'s cells from the validation cells among ``rows`` (all rows)."""
+    if rule == LODO:
+        checkpoints = with_lodo_scores(_with_trial(dg if rows is None else rows), checkpoints)
+    column = LODO_COLUMN if rule == LODO else score_column(rule)
     ck = None if checkpoints is None else checkpoints[checkpoints["cell_key"].isin(dg["cell_key"])]
-    usable = ck is not None and not ck.empty and score_column(rule) in ck.columns
+    usable = ck is not None and not ck.empty and column in ck.columns
     chosen = select(dg, ck if usable else None, rule if usable else "last")
     chosen = latest(label_methods(chosen, by_hparams=False))
     keep = (chosen["status"] == "ok") & (chosen["selection_rule"] == rule) & chosen["target_acc"].notna()
     return chosen[keep]
+
+
+def _with_trial(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows written before search existed are trial 0 (as ``select`` reads them)."""
+    return rows if "trial" in rows.columns else rows.assign(trial=0)
 
 
 def _row_labels(part: pd.DataFrame) -> pd.Series:
@@ -138,6 +155,11 @@ def _note(chosen: pd.DataFrame, rule: str, published: bool) -> str:
     if published:
         text += (" In brackets: DomainBed's published number (" + render.md_text(DOMAINBED["source"])
                  + ") and ours minus it, in points.")
+    if rule == LODO:
+        text += (" Leave-one-domain-out: each candidate (trial, step) scored by the mean accuracy, at that "
+                 "step, of the models trained with its hyper-parameters on all domains but the held-out one "
+                 "and one source v, on v (one validation cell per source; DomainBed trains each such model "
+                 "once for two held-out domains, here once per ordered pair).")
     if rule == "oracle":
         text += (" ORACLE: picked by target-test labels (analysis only). The harness's oracle takes the "
                  "best target-test accuracy over every trial and checkpoint; DomainBed's picks the "
@@ -158,10 +180,12 @@ def domainbed_blocks(out: Path, rows: pd.DataFrame, checkpoints: pd.DataFrame | 
     rules = list(DG_RULES) + ([report_rule] if report_rule not in (*DG_RULES, "last") else [])
     for rule in rules:
         name = DG_RULES.get(rule, rule)
-        chosen = chosen_rows(dg, checkpoints, rule)
+        chosen = chosen_rows(dg, checkpoints, rule, rows)
         if chosen.empty:
             why = (f"not available: no checkpoint table has a {render.md_code(score_column(rule))} score for "
-                   "these cells (run the suite with `checkpoints: K`).")
+                   "these cells (run the suite with `checkpoints: K`)." if rule != LODO else
+                   "not available: it needs checkpoint tables and each cell's validation cells (a "
+                   "`leave_one_out` list with `lodo_validation: true` and `checkpoints: K`).")
             blocks.append(("p", f"{render.md_text(name)} ({render.md_text(rule_title(rule))}): {why}"))
             continue
         long = domainbed_frame(chosen, rule)

@@ -5,6 +5,7 @@ Each function returns a Figure or None when there is nothing to draw; ``save`` w
 """
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import matplotlib
@@ -76,7 +77,8 @@ def forgetting_vs_gain(part: pd.DataFrame, title: str) -> plt.Figure | None:
         return None
     per = ok.groupby(["method", "pair"])[["target_gain", "forgetting"]].mean().reset_index()
     colors = _colors(list(per["method"].unique()))
-    markers = dict(zip(sorted(per["pair"].unique()), "osD^vP*X"))
+    # more pairs than markers (a leave-one-out suite has 9): the markers repeat
+    markers = dict(zip(sorted(per["pair"].unique()), itertools.cycle("osD^vP*X")))
     fig, ax = plt.subplots(figsize=(7, 5))
     for r in per.itertuples():
         ax.scatter(r.target_gain, r.forgetting, color=colors[r.method], marker=markers[r.pair], s=60)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bench.analysis.report.lodo import LODO, LODO_COLUMN, with_lodo_scores
 from bench.analysis.report.rules import RULES, score_column
 from bench.results import ResultsDir, read_checkpoints
 
@@ -85,7 +86,7 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
       in a group without any (a strategy with no adaptation steps, e.g. ``source_only``) keeps its
       final values and says ``selected_step = NaN``.
     """
-    if rule not in RULES:
+    if rule not in RULES and rule != LODO:
         raise SelectionError(f"unknown selection rule {rule!r}; choose one of: {', '.join(RULES)}")
     if rows.empty:
         return rows.assign(selected_trial=pd.Series(dtype=int), selected_step=pd.Series(dtype=float))
@@ -94,6 +95,8 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
         out = rows[rows["trial"] == 0].copy()
         out["selected_trial"], out["selected_step"] = 0, np.nan
         return out.reset_index(drop=True)
+    if rule == LODO and (checkpoints is None or LODO_COLUMN not in checkpoints.columns):
+        checkpoints = with_lodo_scores(rows, checkpoints)  # joins each cell's validation cells (lodo.py)
     column = _score_column(checkpoints, rule)
     join = ["cell_key"] + (["snapshot"] if "snapshot" in rows.columns and "snapshot" in checkpoints.columns else [])
     rows = rows.reset_index(drop=True)
@@ -117,7 +120,7 @@ def _score_column(checkpoints: pd.DataFrame | None, rule: str) -> str:
         raise SelectionError(f"rule {rule!r} needs checkpoint tables (<results>/{CHECKPOINT_DIR}/) and "
                              "these results have none: they were run without checkpoints. Use "
                              "--select last, or rerun the suite with checkpoints to select by a rule.")
-    column = score_column(rule)
+    column = LODO_COLUMN if rule == LODO else score_column(rule)
     if column not in checkpoints.columns:
         raise SelectionError(f"the checkpoint tables have no column {column!r} for rule {rule!r}; "
                              f"columns present: {', '.join(c for c in checkpoints.columns if c.startswith('score_'))}")
@@ -147,7 +150,8 @@ def _unpicked(rest: pd.DataFrame, with_checkpoints: set, rule: str) -> pd.DataFr
     skipped = rest[rest["_group"].isin(no_score)].drop_duplicates("_group").copy()
     skipped["status"] = "skipped"
     skipped["error"] = (f"rule {rule!r} does not apply here: no checkpoint has a {rule} score "
-                        "(e.g. target_val needs a label budget above 0)")
+                        + ("(it needs the cell's validation cells: lodo_validation: true)" if rule == LODO
+                           else "(e.g. target_val needs a label budget above 0)"))
     skipped["selection_rule"] = rule
     # ok cells without any checkpoint (no adaptation steps, e.g. source_only): their final values
     final = ok_rest[~ok_rest["_group"].isin(no_score)].drop_duplicates("_group")

@@ -1,0 +1,43 @@
+"""A suite's ``also`` grids: more backbones x strategies x pairs x budgets x seeds whose cells join
+the suite's own, for a combination that should not multiply the whole grid (one pretrained backbone
+on one real pair, next to the toy backbones on their toy pairs).
+
+Each grid changes some of :data:`GRID_FIELDS`; every other field (training stages, selection,
+protocol, threads, ...) is the suite's. A grid's cells are exactly the cells of the suite with
+those fields replaced, so their keys are what a suite spelling that grid out would give, and
+adding a grid changes no key of the suite's own cells.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from bench.plan.suite import Suite
+
+#: the fields an ``also`` grid may set (the axes of the grid)
+GRID_FIELDS = ("backbones", "strategies", "pairs", "label_budgets", "seeds")
+
+
+def grid_suite(suite: "Suite", index: int) -> "Suite":
+    """``suite.also[index]`` as a suite of its own (validated as one; ValueError naming the grid)."""
+    from bench.plan.suite import Suite
+
+    grid = suite.also[index]
+    unknown = sorted(set(grid) - set(GRID_FIELDS))
+    if unknown:
+        raise ValueError(f"also[{index}]: {', '.join(unknown)} cannot be set per grid (a grid sets "
+                         f"{', '.join(GRID_FIELDS)}; the rest is the suite's)")
+    base: dict[str, Any] = {f: getattr(suite, f) for f in Suite.model_fields if f != "also"}
+    try:
+        return Suite.model_validate({**base, **grid})
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ValueError(f"also[{index}]{'.' + where if where else ''}: {err['msg']}") from None
+
+
+def grid_suites(suite: "Suite") -> list["Suite"]:
+    """The suite itself (its own grid), then each ``also`` grid as a suite."""
+    return [suite, *(grid_suite(suite, i) for i in range(len(suite.also)))]
