@@ -26,7 +26,10 @@ def _compiled(name: str) -> type[Declaration]:
 
 
 def test_every_strategy_is_declared_and_the_declarations_are_all_a_plan_reads():
-    assert len(NAMES) == len(STRATEGIES.names()) and set(NAMES) == set(STRATEGIES.names())
+    # the package's own strategies: other tests of the session register plug-in strategies of
+    # their own (tests.*), which no source index of bench/strategies can know
+    own = [n for n in STRATEGIES.names() if STRATEGIES.get(n).__module__.startswith("bench.strategies.")]
+    assert len(NAMES) == len(own) and set(NAMES) == set(own)
     assert set(FLAGS) | {"Hparams", "total_steps", "validate_hparams"} == DECLARED
 
 

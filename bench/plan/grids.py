@@ -9,12 +9,12 @@ adding a grid changes no key of the suite's own cells.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
-if TYPE_CHECKING:
-    from bench.plan.suite import Suite
+# no import of bench.plan.suite here (it imports this module): the grid's suite class is the
+# suite's own, type(suite), and "Suite" in the signatures is only a name
 
 #: the fields an ``also`` grid may set (the axes of the grid)
 GRID_FIELDS = ("backbones", "strategies", "pairs", "label_budgets", "seeds")
@@ -22,8 +22,7 @@ GRID_FIELDS = ("backbones", "strategies", "pairs", "label_budgets", "seeds")
 
 def grid_suite(suite: "Suite", index: int) -> "Suite":
     """``suite.also[index]`` as a suite of its own (validated as one; ValueError naming the grid)."""
-    from bench.plan.suite import Suite
-
+    Suite = type(suite)  # noqa: N806 (the class, not an import: see above)
     grid = suite.also[index]
     unknown = sorted(set(grid) - set(GRID_FIELDS))
     if unknown:
