@@ -132,8 +132,12 @@ def test_mlflow_sqlite_store_reads_back_equal_to_the_rows(results, tmp_path, mon
     from mlflow import MlflowClient
 
     results_dir, report = results
-    monkeypatch.chdir(tmp_path)  # MLflow puts a SQLite store's artifacts under ./mlruns
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # MLflow's default for a SQLite store's artifacts: ./mlruns
+    store = tmp_path / "store"
+    store.mkdir()
+    uri = f"sqlite:///{store / 'mlflow.db'}"
     out = export("mlflow", results_dir, "--to", uri, "--report", report)
     assert "2 suite run(s) and 4 cell run(s) exported" in out
     client = MlflowClient(tracking_uri=uri)
@@ -163,6 +167,9 @@ def test_mlflow_sqlite_store_reads_back_equal_to_the_rows(results, tmp_path, mon
     again = export("mlflow", results_dir, "--to", uri, "--report", report)
     assert "0 suite run(s) and 0 cell run(s) exported, 2 and 4 already there" in again
     assert len(client.search_runs([exp], max_results=100)) == 6
+    # the artifacts sit beside the database, nothing in the folder the command ran in
+    assert list(elsewhere.iterdir()) == []
+    assert (store / "mlruns" / "export-test").is_dir()
 
 
 def wandb_records(path):

@@ -52,7 +52,20 @@ def export(runs: list[SuiteRun], to: str | None, experiment: str | None, report:
 
 def experiment_id(client: Any, name: str) -> str:
     found = client.get_experiment_by_name(name)
-    return found.experiment_id if found is not None else client.create_experiment(name)
+    if found is not None:
+        return found.experiment_id
+    return client.create_experiment(name, artifact_location=artifact_root(client.tracking_uri, name))
+
+
+def artifact_root(tracking_uri: str, name: str) -> str | None:
+    """Beside a SQLite store: ``<its folder>/mlruns/<experiment>``. MLflow's own default for a
+    database store is ``./mlruns`` under whatever folder the command ran in, which left an
+    ``mlruns/`` in the user's working directory. Other stores keep MLflow's default (None)."""
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        return None
+    db = Path(tracking_uri[len(prefix):]).resolve()
+    return (db.parent / "mlruns" / name).as_uri()
 
 
 def exported(client: Any, exp: str) -> tuple[dict[str, str], set[tuple[str, str]]]:
