@@ -3,7 +3,8 @@
 There is one list of selection rules, the validators registry (``bench/validators/``), and one
 meaning of each: a rule scores a model on the validators' data (:class:`ProbeData`, the same
 seeded subsets the checkpoint tables are scored on) and picks the highest score, ties to the
-earlier step, never a NaN score. Report-time selection (``bench report --select RULE``) applies it
+earlier step, never a NaN score (``bench.results.pick``: the one pick, which report-time selection
+calls too; a rule NaN at every check keeps the final weights). Report-time selection (``bench report --select RULE``) applies it
 to the checkpoints a run stored; in-run selection (the suite's ``selection: RULE``) applies it
 while the cell runs, to the weights at every ``steps // 10`` steps and the final ones, and the row
 then measures the weights it kept (its target and source accuracy, forgetting, A-distance,
@@ -21,12 +22,12 @@ recorded), and a suite naming it is refused with what to use instead (docs/repor
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any
 
 import torch
 
 from bench.cell.checkpoints import ProbeData
+from bench.results.pick import best_position
 from bench.validators import VALIDATORS
 
 #: which model outputs (``ProbeData`` input, logits 0 / features 1) each Probe field is
@@ -59,7 +60,8 @@ class Selector:
 
     def __init__(self, rule: str, strategy: Any, data: ProbeData | None):
         self.rule, self.strategy, self.data = rule, strategy, data
-        self.best, self.best_state = -math.inf, None
+        self.scores: list[float] = []  # every check's score, in order (the candidates of the pick)
+        self.best_state = None
         self.score_of = VALIDATORS.get(rule) if self.active else None
 
     @property
@@ -77,18 +79,12 @@ class Selector:
         with torch.random.fork_rng(devices=[]):  # scoring never moves the training's RNG
             score = float(self.score_of(LazyProbe(self.data)))
         model.train(was_training)
-        if improves(score, self.best):
-            self.best, self.best_state = score, copy.deepcopy(model.state_dict())
+        self.scores.append(score)
+        if best_position(self.scores) == len(self.scores) - 1:  # this check is the pick so far
+            self.best_state = copy.deepcopy(model.state_dict())
 
     def restore_best(self) -> None:
         if self.active and self.best_state is not None:
             self.check(-1)  # the final weights compete too (last: they win only if strictly better)
             self.strategy.model.load_state_dict(self.best_state)
 
-
-def improves(score: float, best: float) -> bool:
-    """The pick of every rule, as streamed in the run: highest score, ties to the earlier step, NaN
-    never (a later score must be strictly higher). Report-time ``select`` states the same pick over a
-    table (pandas' first ``idxmax`` of (trial, step)-sorted candidates); tests/test_in_run_selection.py
-    checks that both keep the same checkpoint. A rule NaN at every check keeps the final weights."""
-    return not math.isnan(score) and score > best
