@@ -205,8 +205,10 @@ def list_(what: str) -> None:
               help="Model selection, applied now (nothing reruns): for each (backbone, strategy, pair, "
                    "budget, seed) the trial and checkpoint with the best score of RULE: last (trial 0 as "
                    "recorded: no selection, needs no checkpoints), any validator of `bench list "
-                   "validators`, or oracle (target-test labels: analysis only, labelled in every "
-                   "table). `bench report --select help` lists them with what each picks by.")
+                   "validators`, leave_one_out (leave-one-domain-out cross-validation: needs the "
+                   "suite's lodo_validation: true), or oracle (target-test labels: analysis only, "
+                   "labelled in every table). `bench report --select help` lists them with what each "
+                   "picks by.")
 @click.option("--tables", "tables", default=None, metavar="COLUMNS",
               help="Instead of the report: print compact Markdown tables (mean ± sd over seeds) of these "
                    "comma-separated columns, under the command that made them (for README and docs), "
@@ -232,6 +234,8 @@ def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: t
     if (answer := rule_help(rule)) is not None:  # `--select help`, or a misspelt rule (exit 2)
         click.echo("\n".join(answer[0]), err=answer[1] != 0)
         sys.exit(answer[1])
+    from bench.analysis.report.select import SelectionError
+
     if tables:
         from bench.analysis.report.summary import summary_tables
 
@@ -239,18 +243,21 @@ def report(results: tuple[Path, ...], out: Path | None, metric: str, backbone: t
             click.echo(summary_tables(list(results), [c.strip() for c in tables.split(",") if c.strip()],
                                       backbones=backbone, strategies=strategy, pairs=pair, budgets=budget,
                                       rule=rule))
+        except SelectionError as e:  # the rule cannot apply to these results: one line, exit 2
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--tables") from None
         return
     from bench.analysis.report import build_report
-    from bench.analysis.report.select import SelectionError
 
     out = out or Path("reports") / results[0].name
     try:
         path = build_report(list(results), out, metric=metric, backbones=backbone, strategies=strategy,
                             pairs=pair, budgets=budget, rule=rule)
-    except SelectionError as e:
-        raise click.BadParameter(str(e), param_hint="--select") from None
+    except SelectionError as e:  # the rule cannot apply to these results: one line, exit 2
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--metric") from None
     click.echo(f"report written to {path} and {path.parent / 'index.html'}")

@@ -122,25 +122,82 @@ def test_validation_cells_are_recognised_as_such():
     assert validation_only(frame).tolist() == [False] * len(pairs) + [True] * len(helpers)
 
 
-def test_a_tiny_run_with_validation_cells_gives_the_lodo_table_its_checkpoints_imply(tmp_path):
+DOMS = ["moons", "moons-rot/30", "moons-rot/60"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A tiny leave-one-out run with validation cells, and each cell's target_acc by step."""
     from bench.run.api import run
 
-    doms = ["moons", "moons-rot/30", "moons-rot/60"]
+    res_dir = tmp_path_factory.mktemp("lodo") / "res"
     suite = {"name": "lodo-run", "backbones": [{"name": "mlp", "kwargs": {"hidden": 8}}], "strategies": ["erm"],
-             "pairs": [{"leave_one_out": doms, "lodo_validation": True}], "label_budgets": [0], "seeds": [0],
+             "pairs": [{"leave_one_out": DOMS, "lodo_validation": True}], "label_budgets": [0], "seeds": [0],
              "protocol": "joint", "checkpoints": 3, "threads": 1, "device": "cpu",
              "adapt": {"steps": 6, "batch_size": 8, "lr": 0.01}}
-    res = run(suite, tmp_path / "res")
+    res = run(suite, res_dir)
     assert len(res) == 3 + 6 and (res["status"] == "ok").all(), res["error"].tolist()
-    ck = pd.read_parquet(tmp_path / "res" / CHECKPOINT_DIR)
+    ck = pd.read_parquet(res_dir / CHECKPOINT_DIR)
     acc = {(r.source_domain, r.target_domain): ck[ck["cell_key"] == r.cell_key].set_index("step")["target_acc"]
            for r in res.itertuples()}
-    build_report([tmp_path / "res"], tmp_path / "rep")
-    slug = f"domainbed__{'_'.join(sorted(doms))}__mlp__budget-0__{LODO}".replace("/", "_")
+    return res_dir, acc
+
+
+def _lodo_pick(acc: dict, held: str) -> float:
+    """By hand: the held-out domain's own accuracy at the step of the best validation mean."""
+    sources = [d for d in DOMS if d != held]
+    main = acc[("+".join(sources), held)]
+    score = sum(acc[("+".join(d for d in sources if d != v), v)] for v in sources) / len(sources)
+    best = score[score == score.max()].index.min()  # ties: the earlier step
+    return main[best]
+
+
+def test_a_tiny_run_with_validation_cells_gives_the_lodo_table_its_checkpoints_imply(tiny_run, tmp_path):
+    res_dir, acc = tiny_run
+    build_report([res_dir], tmp_path / "rep")
+    slug = f"domainbed__{'_'.join(sorted(DOMS))}__mlp__budget-0__{LODO}".replace("/", "_")
     table = pd.read_csv(tmp_path / "rep" / "tables" / f"{slug}.csv").set_index("domain")
-    for held in doms:
-        sources = [d for d in doms if d != held]
-        main = acc[("+".join(sources), held)]
-        score = sum(acc[("+".join(d for d in sources if d != v), v)] for v in sources) / len(sources)
-        best = score[score == score.max()].index.min()  # ties: the earlier step
-        assert math.isclose(table.at[held, "mean"], main[best], abs_tol=1e-9)
+    for held in DOMS:
+        assert math.isclose(table.at[held, "mean"], _lodo_pick(acc, held), abs_tol=1e-9)
+
+
+def test_select_leave_one_out_gives_the_ordinary_tables_the_lodo_picks(tiny_run, tmp_path):
+    """``bench report DIR --select leave_one_out``: the per-pair target_acc table holds, for each
+    held-out domain, its own accuracy at the best validation mean's step; the validation cells have
+    no score of their own and are skipped rows saying why."""
+    from click.testing import CliRunner
+
+    from bench.cli import main
+
+    res_dir, acc = tiny_run
+    r = CliRunner().invoke(main, ["report", str(res_dir), "--out", str(tmp_path / "rep"), "--select", LODO])
+    assert r.exit_code == 0, r.output
+    table = pd.read_csv(tmp_path / "rep" / "tables" / f"target_acc__mlp__budget-0__select-{LODO}.csv")
+    erm = table[table["method"].str.startswith("erm")]  # "erm [joint]": the protocol is labelled
+    assert len(erm) == 1, table["method"].tolist()
+    mains = {"+".join(d for d in DOMS if d != held) + "->" + held: held for held in DOMS}
+    for pair, held in mains.items():
+        assert math.isclose(erm.iloc[0][f"{pair} mean"], _lodo_pick(acc, held), abs_tol=1e-9), pair
+    # the validation cells are the rule's inputs: no column of their own
+    assert {c.rsplit(" ", 1)[0] for c in table.columns if c.endswith(" mean")} == set(mains)
+    md = (tmp_path / "rep" / "README.md").read_text()
+    assert f"selection: {LODO}" in md
+    r = CliRunner().invoke(main, ["report", str(res_dir), "--tables", "target_acc", "--select", LODO])
+    assert r.exit_code == 0 and f"selection: {LODO}" in r.output, r.output
+    assert all(f"**mlp, {pair}," in r.output for pair in mains) and "Not ok" not in r.output
+
+
+def test_select_leave_one_out_without_validation_cells_says_which_setting_makes_them(tmp_path):
+    from click.testing import CliRunner
+
+    from bench.cli import main
+
+    dropped = {(held, v, trial) for held in CMNIST for v in CMNIST for trial in (0, 1)}
+    planted(tmp_path / "res", drop=dropped)  # main cells with checkpoints, no validation cell
+    for args in (["--out", str(tmp_path / "rep")], ["--tables", "target_acc"]):
+        r = CliRunner().invoke(main, ["report", str(tmp_path / "res"), *args, "--select", LODO])
+        assert r.exit_code == 2, r.output
+        lines = r.output.strip().splitlines()
+        assert len(lines) == 1 and "lodo_validation: true" in lines[0] and "checkpoints" in lines[0], lines
+    r = CliRunner().invoke(main, ["report", str(tmp_path / "res"), "--select", "help"])
+    assert r.exit_code == 0 and LODO in r.output

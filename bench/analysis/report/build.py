@@ -14,6 +14,7 @@ from bench.analysis.report.cd import cd_blocks
 from bench.analysis.report.data import (NOT_OK, apply_filters, groups, higher_is_better, label_methods,
                                         latest, load, snapshot_order)
 from bench.analysis.report.domainbed import domainbed_blocks
+from bench.analysis.report.lodo import tables_rows
 from bench.analysis.report.rank_moves import RULE as MOVE_RULE, rank_moves
 from bench.analysis.report.seeds_needed import seeds_blocks
 from bench.analysis.report.sections import aggregate_blocks, rule_title, selection_blocks
@@ -47,7 +48,8 @@ def build_report(results: list[str | Path], out: str | Path, metric: str = "targ
     checkpoints = read_checkpoints(results, [str(d) for d in results])
     selected = everything
     if not everything.empty:  # raises SelectionError (a ValueError) when the rule cannot apply
-        selected = label_methods(select(everything, checkpoints, rule), by_hparams=rule == "last")
+        selected = label_methods(tables_rows(select(everything, checkpoints, rule), rule),
+                                 by_hparams=rule == "last")
     blocks: list[tuple] = [("h1", f"transfer-bench report, {rule_title(rule)}")]
     blocks.append(("p", _intro(results, everything, metric) + f" Model selection: {describe(rule)}."))
     if everything.empty:

@@ -17,17 +17,24 @@ then takes, per (backbone, strategy, pair, budget, seed), the (trial, step) with
 reports m's own ``target_acc`` there.
 
 It is not a validator: no one cell's checkpoints can compute it (it joins k - 1 other cells), so it
-is not in ``rules.RULES``; the DomainBed section and ``select(rows, checkpoints, LODO)`` apply it.
+is not in ``rules.RULES`` but in ``rules.CROSS_CELL_RULES``; ``select(rows, checkpoints, LODO)``
+applies it, for the DomainBed section and for every table of ``bench report --select
+leave_one_out``. Results without validation cells are refused (``NO_VALIDATION_CELLS`` says which
+suite setting makes them).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from bench.analysis.report.rules import LODO
 from bench.results.schema import domain_parts
 
-LODO = "leave_one_out"
 LODO_COLUMN = "score_leave_one_out"
+#: why ``--select leave_one_out`` cannot apply to results without validation cells, and what makes them
+NO_VALIDATION_CELLS = ("--select leave_one_out needs leave-one-domain-out validation cells, and these results "
+                       "have no multi-source cell with all of them finished ok: run the suite with a pairs "
+                       "entry {leave_one_out: [d1, d2, d3, ...], lodo_validation: true} and checkpoints: K")
 #: what a validation cell shares with the cell it validates (besides the domains)
 SAME_RUN = ["backbone", "strategy", "hparams", "trial", "label_budget", "seed"]
 OPTIONAL = ["protocol_hash", "snapshot"]
@@ -93,3 +100,10 @@ def validation_only(rows: pd.DataFrame) -> pd.Series:
     sets = [s | {t} for s, t in zip(sources, targets)]
     mains = {d for d, s in zip(sets, sources) if len(s) >= 2}
     return pd.Series([any(len(m) == len(d) + 1 and d < m for m in mains) for d in sets], index=rows.index)
+
+
+def tables_rows(selected: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """The selected rows a report's tables show: under ``leave_one_out`` the validation cells are
+    the rule's inputs, with no score of their own, so they get no table column (the status section
+    still counts them); under every other rule, all rows."""
+    return selected[~validation_only(selected)] if rule == LODO and not selected.empty else selected

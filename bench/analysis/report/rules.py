@@ -24,6 +24,14 @@ RULES: dict[str, str] = {
     "oracle": "ORACLE: highest target-test accuracy (uses test labels; analysis only)",
 }
 ORACLE = "oracle"
+#: DomainBed's leave-one-domain-out cross-validation (``bench.analysis.report.lodo``)
+LODO = "leave_one_out"
+#: rules no one cell's checkpoints can score: each joins other cells' checkpoints (so they are no
+#: validator, and not in RULES: the checkpoint tables have no column of theirs)
+CROSS_CELL_RULES: dict[str, str] = {
+    LODO: "leave-one-domain-out cross-validation: mean target accuracy of a multi-source cell's "
+          "validation cells at the same trial and step (a suite's lodo_validation: true)",
+}
 
 
 def score_column(rule: str) -> str:
@@ -38,9 +46,9 @@ def score_column(rule: str) -> str:
 def rule_help(rule: str) -> tuple[list[str], int] | None:
     """None when ``rule`` is a rule; else the lines to print (every rule with its description,
     after an error line unless ``rule`` is ``help``) and the exit code: 0 for help, 2 otherwise."""
-    if rule in RULES:
+    if rule in RULES or rule in CROSS_CELL_RULES:
         return None
-    listing = [f"  {name:<11} {what}" for name, what in RULES.items()]
+    listing = [f"  {name:<13} {what}" for name, what in {**RULES, **CROSS_CELL_RULES}.items()]
     if rule == "help":
         return listing, 0
     return [f"error: unknown selection rule {rule!r}", *listing], 2

@@ -31,8 +31,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.analysis.report.lodo import LODO, LODO_COLUMN, with_lodo_scores
-from bench.analysis.report.rules import RULES, score_column
+from bench.analysis.report.lodo import LODO_COLUMN, NO_VALIDATION_CELLS, validation_cells, with_lodo_scores
+from bench.analysis.report.rules import CROSS_CELL_RULES, LODO, RULES, score_column
 from bench.results import ResultsDir, read_checkpoints
 from bench.results.pick import best_positions
 
@@ -88,7 +88,8 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
       final values and says ``selected_step = NaN``.
     """
     if rule not in RULES and rule != LODO:
-        raise SelectionError(f"unknown selection rule {rule!r}; choose one of: {', '.join(RULES)}")
+        raise SelectionError(f"unknown selection rule {rule!r}; choose one of: "
+                             f"{', '.join([*RULES, *CROSS_CELL_RULES])}")
     if rows.empty:
         return rows.assign(selected_trial=pd.Series(dtype=int), selected_step=pd.Series(dtype=float))
     rows = _with_defaults(rows)
@@ -97,6 +98,8 @@ def select(rows: pd.DataFrame, checkpoints: pd.DataFrame | None, rule: str) -> p
         out["selected_trial"], out["selected_step"] = 0, np.nan
         return out.reset_index(drop=True)
     if rule == LODO and (checkpoints is None or LODO_COLUMN not in checkpoints.columns):
+        if not validation_cells(rows):
+            raise SelectionError(NO_VALIDATION_CELLS)
         checkpoints = with_lodo_scores(rows, checkpoints)  # joins each cell's validation cells (lodo.py)
     column = _score_column(checkpoints, rule)
     join = ["cell_key"] + (["snapshot"] if "snapshot" in rows.columns and "snapshot" in checkpoints.columns else [])
@@ -167,7 +170,8 @@ def _unpicked(rest: pd.DataFrame, with_checkpoints: set, rule: str) -> pd.DataFr
 
 def describe(rule: str) -> str:
     """``source_val: highest accuracy on labelled source-val``, for notes."""
-    return f"{rule}: {RULES[rule]}" if rule in RULES else rule
+    what = RULES.get(rule) or CROSS_CELL_RULES.get(rule)
+    return f"{rule}: {what}" if what else rule
 
 
 def picked_row(results_dir: str | Path, rule: str, cell_key: str | None = None,

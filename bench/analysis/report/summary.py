@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.analysis.report.data import apply_filters, label_methods, latest, load
+from bench.analysis.report.lodo import tables_rows
 from bench.analysis.report.select import read_checkpoints, select
 
 
@@ -40,8 +41,8 @@ def summary_tables(results: list[str | Path], columns: list[str], command: str |
     if df.empty:
         return "No results.\n"
     # one row per seed, chosen by the report-time selection rule (trials are never pooled as seeds)
-    df = label_methods(select(df, read_checkpoints(results, [str(r) for r in results]), rule),
-                       by_hparams=rule == "last")
+    chosen = select(df, read_checkpoints(results, [str(r) for r in results]), rule)
+    df = label_methods(tables_rows(chosen, rule), by_hparams=rule == "last")
     unknown = [c for c in columns if c not in df.columns]
     if unknown:
         raise ValueError(f"--tables: {', '.join(unknown)} not a results column; e.g. target_acc, "
