@@ -97,7 +97,9 @@ class CheckpointRecorder:
         self.source_test, self.target_test = source_test, target_test
         self.rows: list[dict[str, Any]] = []
 
-    def record(self, step: int, final: bool = False) -> None:
+    def record(self, step: int, final: bool = False) -> dict[str, float]:
+        """One row: every validator's score and the accuracies, now; returns the scores (in-run
+        selection takes its rule's from here where both run at a step)."""
         model = self.strategy.model
         was_training = model.training
         model.eval()
@@ -109,6 +111,7 @@ class CheckpointRecorder:
         self.rows.append({"cell_key": self.cell_key, "step": int(step), "final": final,
                           "target_acc": target_acc, "source_acc": source_acc,
                           **{f"score_{name}": value for name, value in scores.items()}})
+        return scores
 
     def write(self, results_dir: str | Path) -> Path:
         """Atomically (temporary dot-name, fsync, rename): a rerun of the cell overwrites it."""
@@ -117,5 +120,13 @@ class CheckpointRecorder:
 
 def write_checkpoints(results_dir: str | Path, cell_key: str, rows: list[dict[str, Any]]) -> Path:
     final = checkpoint_path(results_dir, cell_key)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return write_table_atomically(pa.Table.from_pylist(rows), final)
+
+
+def write_selection_table(results_dir: str | Path, cell_key: str, rows: list[dict[str, Any]]) -> Path:
+    """What in-run selection saw (``bench.cell.selection.Selector.table``), atomically, at
+    ``ResultsDir.selection_table``: beside the checkpoint tables, never among them."""
+    final = ResultsDir(results_dir).selection_table(cell_key)
     final.parent.mkdir(parents=True, exist_ok=True)
     return write_table_atomically(pa.Table.from_pylist(rows), final)

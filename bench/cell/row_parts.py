@@ -76,6 +76,7 @@ class Adaptation(RowPart):
     total_params: int
     adapter_bytes: int | None
     extra: str  # JSON: footprint, the strategy's own facts, placement, step times
+    selection_step: int | None = None  # the step in-run selection kept (bench/cell/selection.py)
 
 
 @dataclass

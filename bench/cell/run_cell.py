@@ -27,7 +27,7 @@ import torch
 
 from bench.train import measure
 from bench.backbones import BACKBONES, count_params
-from bench.cell.checkpoints import CheckpointRecorder, ProbeData, checkpoint_steps
+from bench.cell.checkpoints import CheckpointRecorder, ProbeData, checkpoint_steps, write_selection_table
 from bench.cell.row_parts import (Adaptation, After, Before, Outcome, Provenance, SourceFacts,
                                   Transferability)
 from bench.data.base import Domain, Split, load_domain, take
@@ -207,10 +207,10 @@ def _adapt(s: Setting, model: Any, meta: dict, labeled_idx: Any) -> tuple[Strate
     every = selector.every(steps) if selector.active else 0
 
     def checkpoint(step: int) -> None:
+        # where both run at a step, the recorder's scores serve the in-run rule: computed once
+        scores = recorder.record(step) if recorder is not None and step in at else {}
         if every and step % every == 0:
-            selector.check(step)
-        if recorder is not None and step in at:
-            recorder.record(step)
+            selector.check(step, scores.get(cell.selection))
 
     loop = StepLoop(steps, s.device, on_step=s.on_step("adapt"))
     t0 = time.perf_counter()
@@ -224,11 +224,16 @@ def _adapt(s: Setting, model: Any, meta: dict, labeled_idx: Any) -> tuple[Strate
                  checkpoint=checkpoint if (every or at) else None, every=every, at=at)
         strategy.finish()
     wall_s = time.perf_counter() - t0
+    final_scores = {}
     if recorder is not None:  # the final weights, before any in-run selection swaps them
-        recorder.record(steps, final=True)
+        final_scores = recorder.record(steps, final=True)
         recorder.write(s.results_dir)  # before the row: a cell with a row always has its checkpoints
-    selector.restore_best()
-    return strategy, _adaptation_facts(s, strategy, ctx, model, meta, loop, mem, footprint, wall_s, held_idx)
+    selector.restore_best(steps, final_scores.get(cell.selection))
+    if selector.checks:  # what the in-run rule saw, beside the checkpoint tables
+        write_selection_table(s.results_dir, cell.row_key(), selector.table(cell.row_key()))
+    facts = _adaptation_facts(s, strategy, ctx, model, meta, loop, mem, footprint, wall_s, held_idx)
+    facts.selection_step = selector.kept_step
+    return strategy, facts
 
 
 def _adaptation_facts(s: Setting, strategy: Strategy, ctx: AdaptContext, model: Any, meta: dict,

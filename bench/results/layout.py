@@ -8,6 +8,7 @@ Layout of a results directory::
     <dir>/_source_models/<key>/           the source-model cache (shared by the cells of a sweep)
     <dir>/_locks/<cell_key>.lock          claims of cells being run; source-<key>.lock for the cache
     <dir>/_checkpoints/<cell_key>.parquet validator scores at K checkpoints of a cell
+    <dir>/_selection/<cell_key>.parquet   in-run selection: its rule's score at each of its checks
     <dir>/_quarantine/                    whatever a run moved aside (damaged, foreign): never deleted
     <dir>/.<name>.<host>-<pid>.<rand>.tmp a file being written (invisible to readers)
 
@@ -47,9 +48,10 @@ class ResultsDir:
     SOURCE_MODELS = "_source_models"
     LOCKS = "_locks"
     CHECKPOINTS = "_checkpoints"
+    SELECTION = "_selection"
     QUARANTINE = "_quarantine"
     #: the folders the harness creates and fills itself (``--fresh`` empties these)
-    OWN_FOLDERS = (RUNS, SOURCE_MODELS, LOCKS, CHECKPOINTS)
+    OWN_FOLDERS = (RUNS, SOURCE_MODELS, LOCKS, CHECKPOINTS, SELECTION)
 
     @staticmethod
     def check_name(name: str) -> str:
@@ -116,6 +118,15 @@ class ResultsDir:
         return self.checkpoints / f"{cell_key}.parquet"
 
     @property
+    def selection_tables(self) -> Path:
+        return self.root / self.SELECTION
+
+    def selection_table(self, cell_key: str) -> Path:
+        """In-run selection's table of one cell: ``cell_key, step, final, score_<rule>, kept`` per
+        check of its rule (the row's ``selection_step`` is the kept one's step)."""
+        return self.selection_tables / f"{cell_key}.parquet"
+
+    @property
     def quarantine_dir(self) -> Path:
         return self.root / self.QUARANTINE
 
@@ -135,8 +146,9 @@ class ResultsDir:
 
     def tmp_files(self) -> list[Path]:
         """Files being written (or left by a crashed writer): rows and the binding at the top,
-        checkpoint tables one folder down."""
-        return [p for d in (self.root, self.checkpoints) if d.is_dir() for p in d.glob(".*.tmp")]
+        checkpoint and selection tables one folder down."""
+        return [p for d in (self.root, self.checkpoints, self.selection_tables) if d.is_dir()
+                for p in d.glob(".*.tmp")]
 
     def strays(self) -> list[Path]:
         """Entries at the top that are neither results nor the harness's: a note, a CSV export, a

@@ -60,6 +60,9 @@ COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     # numeric precision of training and evaluation (fp32, tf32, bf16, fp16); with compile on, the
     # first adaptation step's wall time, which holds the compilation (NaN when off)
     ("precision", _STR, "fp32"), ("compile_s", _F64, NAN),
+    # in-run selection (``selection_rule`` other than last): the adaptation step whose weights the
+    # row measures (= steps: the final weights); null without in-run selection and in older rows
+    ("selection_step", _I64, None),
     # anything else a strategy or stage wants on record, as a JSON object
     ("extra", _STR, "{}"),
     # outcome

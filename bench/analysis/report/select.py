@@ -34,6 +34,7 @@ import pandas as pd
 from bench.analysis.report.lodo import LODO, LODO_COLUMN, with_lodo_scores
 from bench.analysis.report.rules import RULES, score_column
 from bench.results import ResultsDir, read_checkpoints
+from bench.results.pick import best_positions
 
 #: what one selected result is: selection runs over trials and checkpoints within each group
 SELECTION_GROUP = ["backbone", "strategy", "source_domain", "target_domain", "label_budget", "seed"]
@@ -129,9 +130,10 @@ def _score_column(checkpoints: pd.DataFrame | None, rule: str) -> str:
 
 def _picked(rows: pd.DataFrame, cand: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, pd.Series]:
     """Each group's best-scored (trial, checkpoint) as its row, with that checkpoint's accuracies."""
-    # idxmax takes the first maximum, so sorting by (trial, step) breaks ties deterministically
-    scored = cand[cand["_score"].notna()].sort_values(["_group", "trial", "step"], kind="stable")
-    best = scored.loc[scored.groupby("_group")["_score"].idxmax()]
+    # the one pick of every rule (bench.results.pick): listed by (trial, step), a tie goes to the
+    # lower trial, then the earlier step; a NaN score is never picked
+    listed = cand.sort_values(["_group", "trial", "step"], kind="stable")
+    best = listed.iloc[best_positions(listed["_score"].to_numpy(float), listed["_group"].to_numpy())]
     picked = rows.loc[best["_row"].to_numpy()].copy()
     picked["target_acc"] = best["_ck_target"].to_numpy()
     picked["source_acc_after"] = best["_ck_source"].to_numpy()
