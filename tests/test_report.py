@@ -168,3 +168,21 @@ def test_tables_option_prints_mean_and_sd_under_its_command(tmp_path):
     assert "| dann" in out.output and "62.0 ± 2.00" in out.output and "50.0 ± 0.00" in out.output
     bad = CliRunner().invoke(main, ["report", str(d), "--tables", "no_such_column"])
     assert bad.exit_code == 2 and "no_such_column" in bad.output
+
+
+def test_tables_take_numbers_from_extra_and_bytes_as_mib(tmp_path):
+    from click.testing import CliRunner
+
+    from bench.cli import main
+
+    rows = [row("lora", A, s, 60.0) for s in range(2)]
+    for s, r in enumerate(rows):
+        r["extra"] = json.dumps({"footprint_bytes": (100 + 2 * s) * 2**20, "adapt_step_s": 0.5})
+    d = write(tmp_path / "r", rows)
+    out = CliRunner().invoke(main, ["report", str(d), "--tables", "footprint_mib,adapt_step_s,peak_mem_allocated_mib"])
+    assert out.exit_code == 0, out.output
+    line = next(x for x in out.output.splitlines() if x.startswith("| lora"))
+    # footprint 100 and 102 MiB: mean 101, sd sqrt(2); the step time from extra; the column in MiB
+    assert "101.0 ± 1.41" in line and "0.50 ± 0.00" in line and "100.0 ± 0.00" in line, line
+    bad = CliRunner().invoke(main, ["report", str(d), "--tables", "no_such_mib"])
+    assert bad.exit_code == 2 and "no_such_mib" in bad.output

@@ -5,9 +5,14 @@ regenerate it and a stale table is one command away from fixed.
 One table per (backbone, pair, label budget): methods as rows (the report's labels, so different
 protocols or hyper-parameters stay apart), ``n`` = seeds that finished ok, and per column
 ``mean ± sd`` over those seeds (just the mean with one seed).
+
+Besides the results columns, a column may be a number the row keeps in its ``extra`` JSON (e.g.
+``footprint_bytes``, the tensor-counted training memory of bench/train/footprint.py), and any
+``<x>_bytes`` may be asked for as ``<x>_mib`` (in MiB), e.g. ``footprint_mib``.
 """
 from __future__ import annotations
 
+import json
 import math
 import shlex
 from pathlib import Path
@@ -35,6 +40,33 @@ def _cell(values: pd.Series) -> str:
     return f"{_fmt(float(values.mean()))} ± {_fmt(float(values.std(ddof=1)))}"
 
 
+def _extra_number(text: object, key: str) -> float:
+    try:
+        value = json.loads(text).get(key) if isinstance(text, str) else None
+    except (ValueError, AttributeError):
+        return math.nan
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+
+
+def with_derived(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``df`` with each of ``columns`` that is not a results column taken from ``extra`` (a number
+    stored there) or, for ``<x>_mib``, from ``<x>_bytes`` (a column or in ``extra``) / 2**20; the
+    others are left out (the caller names them)."""
+    df = df.copy()
+    for c in columns:
+        if c in df.columns:
+            continue
+        base = c[:-len("_mib")] + "_bytes" if c.endswith("_mib") else None
+        if base is not None and base in df.columns:
+            df[c] = pd.to_numeric(df[base], errors="coerce") / 2**20
+            continue
+        key, scale = (base, 2**20) if base is not None else (c, 1)
+        values = df["extra"].map(lambda t: _extra_number(t, key)) if "extra" in df.columns else None
+        if values is not None and values.notna().any():
+            df[c] = values / scale
+    return df
+
+
 def summary_tables(results: list[str | Path], columns: list[str], command: str | None = None,
                    backbones=(), strategies=(), pairs=(), budgets=(), rule: str = "last") -> str:
     df = load(results)
@@ -42,11 +74,12 @@ def summary_tables(results: list[str | Path], columns: list[str], command: str |
         return "No results.\n"
     # one row per seed, chosen by the report-time selection rule (trials are never pooled as seeds)
     chosen = select(df, read_checkpoints(results, [str(r) for r in results]), rule)
-    df = label_methods(tables_rows(chosen, rule), by_hparams=rule == "last")
+    df = with_derived(label_methods(tables_rows(chosen, rule), by_hparams=rule == "last"), columns)
     unknown = [c for c in columns if c not in df.columns]
     if unknown:
-        raise ValueError(f"--tables: {', '.join(unknown)} not a results column; e.g. target_acc, "
-                         "source_acc_after, forgetting, trainable_params, train_samples_per_s")
+        raise ValueError(f"--tables: {', '.join(unknown)} not a results column nor a number in "
+                         "their extra; e.g. target_acc, source_acc_after, forgetting, trainable_params, "
+                         "train_samples_per_s, footprint_mib")
     df = latest(apply_filters(df, backbones, strategies, pairs, budgets))
     ok = df[df["status"] == "ok"]
     command = command or "bench report " + " ".join(map(shlex.quote, map(str, results))) + \
