@@ -56,3 +56,20 @@ def test_the_default_suite_compares_pretrained_and_scratch_on_one_real_pair_only
     # the two differ in their weights only
     specs = {c.backbone.model_copy(update={"pretrained": False, "label": None}).model_dump_json() for c in lite}
     assert len(specs) == 1
+
+
+def test_grids_picks_grids_and_changes_no_key(tmp_path):
+    import yaml
+
+    both = expand(Suite.model_validate({**BASE, "also": [GRID]}))
+    own = expand(Suite.model_validate({**BASE, "also": [GRID], "grids": [0]}))
+    extra = expand(Suite.model_validate({**BASE, "also": [GRID], "grids": [1]}))
+    assert [c.key() for c in own + extra] == [c.key() for c in both]
+    assert [c.protocol_hash() for c in own + extra] == [c.protocol_hash() for c in both]
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**BASE, "also": [GRID]}))
+    assert [c.key() for c in expand(load_suite(path, overrides=("grids=[1]",)))] == [c.key() for c in extra]
+    for bad in ("grids=[2]", "grids=[]"):
+        with pytest.raises(SuiteError) as err:
+            load_suite(path, overrides=(bad,))
+        assert "not a grid of this suite" in str(err.value) and "\n" not in str(err.value)

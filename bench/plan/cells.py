@@ -283,10 +283,10 @@ def entry_trials(suite: Suite, entry: StrategyEntry) -> list[dict[str, Any]]:
 
 def expand(suite: Suite) -> list[Cell]:
     """The suite's cells in a stable order: its own grid's, then each ``also`` grid's
-    (bench/plan/grids.py)."""
-    from bench.plan.grids import grid_suites
+    (bench/plan/grids.py); only those of the grids ``suite.grids`` names, when set."""
+    from bench.plan.grids import selected_grids
 
-    return [cell for grid in grid_suites(suite) for cell in _expand_grid(grid)]
+    return [cell for grid in selected_grids(suite) for cell in _expand_grid(grid)]
 
 
 def _expand_grid(suite: Suite) -> list[Cell]:

@@ -183,6 +183,9 @@ class Suite(BaseModel):
     resources: Resources = Resources()
     #: more grids whose cells join the suite's, each setting some axes (bench/plan/grids.py)
     also: list[dict[str, Any]] = []
+    #: only these grids' cells (0: the suite's own, 1, 2, ...: its ``also`` grids in order), e.g.
+    #: ``bench run S -o grids=[1]``; None: all. Selecting changes no cell's key
+    grids: list[int] | None = None
 
     @field_validator("name")
     @classmethod
@@ -263,8 +266,9 @@ class Suite(BaseModel):
 
     @model_validator(mode="after")
     def _also_grids_validate(self) -> "Suite":
-        from bench.plan.grids import grid_suites  # it builds Suites; each grid must validate
-        return grid_suites(self)[0]
+        from bench.plan.grids import selected_grids  # it builds Suites; each grid must validate
+        selected_grids(self)  # and the chosen ones must exist
+        return self
 
     @field_validator("pairs")
     @classmethod

@@ -36,7 +36,7 @@ import click
 import pandas as pd
 
 from bench.plan.cells import Cell, expand
-from bench.plan.grids import grid_suites
+from bench.plan.grids import selected_grids
 from bench.plan.protocol import starts_from_initial
 from bench.plan.sharding import shard_cells, will_skip
 from bench.plan.suite import Suite
@@ -178,7 +178,7 @@ def print_estimate(suite: Suite, calibrate_dir: Path | None, device: str = "auto
     if calibrate_dir is None:
         calibrate_dir = Path(tempfile.mkdtemp(prefix="bench-calibration-"))
         click.echo(f"calibrating: a few steps of every (backbone, strategy, precision) into {calibrate_dir}")
-        for grid in grid_suites(suite):  # the suite's own grid, then its `also` grids
+        for grid in selected_grids(suite):  # the suite's own grid, then its `also` grids (those -o grids= names)
             run_suite(calibration_suite(grid), calibrate_dir, device=device, executor="inline")
     times = measured_step_times(read_results(calibrate_dir))
     table = estimate(shard_cells(expand(suite), shard), times)
