@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from bench.cell.run_cell import _build_strategy, _prepare, run_cell
+from bench.cell.source_stage import TrainedSource
 from bench.data import load_domain
 from bench.data.base import Split
 from bench.data.sampler import Sampler
@@ -100,7 +101,8 @@ def assert_the_held_out_target_never_reaches_training(cell, tmp_path, draws: int
     the suites that hold such cells (tests/test_domainbed_vlcs.py)."""
     setting = _prepare(cell, "cpu", tmp_path, None, {})
     labeled = torch.arange(len(setting.target.train))
-    strategy, ctx, _ = _build_strategy(setting, torch.nn.Identity(), {}, labeled)
+    trained = TrainedSource(source_key=f"initial-{cell.source_key()}", wall_s=0.0, cached=False)
+    strategy, ctx, _ = _build_strategy(setting, torch.nn.Identity(), trained, labeled)
     assert len(ctx.target_unlabeled_x) == 0 and len(ctx.target_labeled) == 0  # nothing to reach
     sources = cell.source_domain.split("+")
     assert cell.target_domain not in sources
