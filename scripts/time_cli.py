@@ -1,6 +1,6 @@
 """Wall time of the light commands: median of N fresh processes each (python's clock, no hyperfine).
 
-    /work/bin/heavy --exclusive .venv/bin/python scripts/time_cli.py [N]
+    .venv/bin/python scripts/time_cli.py [N]     # alone on the machine: the numbers are wall times
 
 Runs ``python -m bench`` with ``--help``, ``list`` and ``run suites/default.yaml --dry-run`` from the
 repository root (the working tree's bench/, via PYTHONPATH) and prints each median and the runs.

@@ -35,5 +35,5 @@ def source_model_in_process(cell_json: str, cache_root: str) -> bool:
 
     torch.set_num_threads(1)
     cell = Cell.model_validate_json(cell_json)
-    _, meta = source_model(cell, load_domain(cell.source_domain), "cpu", Path(cache_root))
-    return bool(meta["cached"])
+    _, trained = source_model(cell, load_domain(cell.source_domain), "cpu", Path(cache_root))
+    return trained.cached

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from bench.analysis.reference import DOMAINBED, domainbed_published
+from bench.analysis.reference import DOMAINBED, domainbed_columns, domainbed_missing, domainbed_published, domainbed_row
 from bench.analysis.report import build_report
 from bench.analysis.report.select import CHECKPOINT_DIR
 from bench.run.api import run
@@ -89,14 +89,16 @@ def test_a_planted_checkpoint_is_placed_in_its_row_and_column(tmp_path):
                         abs_tol=1e-9)
 
 
-def planted_cmnist(path, accs, checkpoints=True, selection="last"):
-    """erm on ColoredMNIST's three held-out domains, one checkpoint each: ``accs[domain][seed]``."""
-    domains = list(DOMAINBED["datasets"]["ColoredMNIST"]["domains"])
+def planted_cmnist(path, accs, checkpoints=True, selection="last", dataset="ColoredMNIST",
+                   backbone="small_cnn", strategy="erm"):
+    """``strategy`` on a DomainBed dataset's held-out domains (ColoredMNIST's three unless told),
+    one checkpoint each: ``accs[domain][seed]``."""
+    domains = list(DOMAINBED["datasets"][dataset]["domains"])
     rows, ck = [], []
     for target, per_seed in accs.items():
         pair = "+".join(d for d in domains if d != target) + "->" + target
         for seed, acc in enumerate(per_seed):
-            r = {**row("erm", pair, seed, acc, backbone="small_cnn", budget="0"), "selection_rule": selection}
+            r = {**row(strategy, pair, seed, acc, backbone=backbone, budget="0"), "selection_rule": selection}
             rows.append(r)
             ck.append({"cell_key": r["cell_key"], "step": 10, "final": True, "target_acc": acc,
                        "source_acc": 90.0, "score_source_val": 50.0})
@@ -135,3 +137,64 @@ def test_runs_without_checkpoints_show_their_in_run_source_val_and_no_oracle(tmp
     table = layout_csv(tmp_path / "rep", "source_val", "ColoredMNIST", "small_cnn").set_index("domain")
     assert table.at["cmnist/-90", "mean"] == 12.0 and math.isnan(table.at["cmnist/-90", "se"])
     assert "test-domain validation set (oracle) (selection: oracle" in md and "not available" in md
+
+
+# --- VLCS: the published table has a domain (V = VOC2007) that vlcs-mini lacks ---------------------
+
+VLCS_DOMAINS = ["vlcs-mini/caltech", "vlcs-mini/labelme", "vlcs-mini/sun"]
+
+
+def test_every_published_row_has_one_value_per_column_and_its_avg():
+    """Transcription check: every row is the table's columns then Avg, and Avg is the mean of the
+    columns within DomainBed's rounding (Avg of the unrounded means, each shown to 0.1: <= 0.1)."""
+    rules = ("source_val", "leave_one_out", "oracle")
+    for dataset, ref in DOMAINBED["datasets"].items():
+        columns = domainbed_columns(dataset)
+        assert set(ref["domains"].values()) <= set(columns), dataset
+        assert set(ref) >= set(rules), dataset
+        for rule in rules:
+            assert "erm" in ref[rule], (dataset, rule)
+            for strategy, values in ref[rule].items():
+                assert len(values) == len(columns) + 1, (dataset, rule, strategy)
+                assert abs(sum(values[:-1]) / len(columns) - values[-1]) <= 0.1 + 1e-9, (dataset, rule, strategy)
+
+
+def test_vlcs_reference_names_our_three_domains_and_keeps_vocs_column_apart():
+    assert domainbed_columns("VLCS") == ("C", "L", "S", "V") and domainbed_missing("VLCS") == ("V",)
+    assert domainbed_missing("ColoredMNIST") == () and domainbed_missing("RotatedMNIST") == ()
+    row_ = domainbed_row("VLCS", "source_val", "erm")
+    assert list(row_) == ["C", "L", "S", "V", "Avg"]
+    published = domainbed_published("VLCS", "source_val", "erm")
+    # our domains under the harness's names; no Avg: the published one is over C, L, S and V
+    assert published == {"vlcs-mini/caltech": row_["C"], "vlcs-mini/labelme": row_["L"], "vlcs-mini/sun": row_["S"]}
+    assert "Avg" in domainbed_published("ColoredMNIST", "source_val", "erm")
+    # the suite's algorithms have a published row under every rule
+    for rule in ("source_val", "leave_one_out", "oracle"):
+        for strategy in ("erm", "dg_coral", "group_dro"):
+            assert set(domainbed_published("VLCS", rule, strategy)) == set(VLCS_DOMAINS)
+
+
+def test_vlcs_layout_shows_vocs_published_column_and_no_avg_difference(tmp_path):
+    accs = {"vlcs-mini/caltech": [90.0, 94.0, 98.0], "vlcs-mini/labelme": [60.0, 62.0, 64.0],
+            "vlcs-mini/sun": [70.0, 71.0, 75.0]}
+    path = planted_cmnist(tmp_path / "res", accs, dataset="VLCS", backbone="lite0-imagenet", strategy="dg_coral")
+    md = build_report([path], tmp_path / "rep").read_text()
+    for rule in ("source_val", "oracle"):
+        table = layout_csv(tmp_path / "rep", rule, "VLCS", "lite0-imagenet").set_index("domain")
+        published, row_ = domainbed_published("VLCS", rule, "dg_coral"), domainbed_row("VLCS", rule, "dg_coral")
+        for domain, values in accs.items():
+            assert table.at[domain, "published"] == published[domain] and table.at[domain, "comparable"]
+            assert math.isclose(table.at[domain, "difference"], np.mean(values) - published[domain])
+        assert math.isclose(table.at["Avg", "mean"], np.mean([np.mean(v) for v in accs.values()]))
+        assert table.at["Avg", "published"] == row_["Avg"] and not table.at["Avg", "comparable"]
+        assert math.isnan(table.at["Avg", "difference"])
+        assert table.at["V", "n"] == 0 and math.isnan(table.at["V", "mean"]) and table.at["V", "published"] == row_["V"]
+    header = next(line for line in md.splitlines() if line.startswith("| algorithm") and "| V " in line)
+    assert [c.strip() for c in header.strip("|").split("|")] == ["algorithm", "C", "L", "S", "V", "Avg"]
+    row_ = domainbed_row("VLCS", "source_val", "dg_coral")
+    line = next(line for line in md.splitlines() if line.startswith("| dg_coral") and f"({row_['V']:.1f})" in line)
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    se = np.std(accs["vlcs-mini/caltech"]) / math.sqrt(3)
+    assert cells[1] == f"94.0 ± {se:.1f} ({row_['C']:.1f}, {94.0 - row_['C']:+.1f})"
+    assert cells[4] == f"- ({row_['V']:.1f})" and cells[5].endswith(f"({row_['Avg']:.1f} over C/L/S/V)")
+    assert "compare per domain" in md

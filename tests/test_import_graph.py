@@ -155,8 +155,9 @@ def test_the_command_line_imports_no_torch_or_pandas_before_a_subcommand():
 
 
 def test_nothing_in_the_repository_points_outside_it():
-    """The contract lives in docs/protocol.md; no file may refer to a steering folder beside the repo."""
-    needles = ("../" + "shared", "/work/" + "shared", "SPEC" + ".md")  # spelled apart: not a hit here
+    """The contract lives in docs/protocol.md; no file may refer to a steering folder beside the repo,
+    nor to the development machine's own paths (its helper scripts are not the user's)."""
+    needles = ("../" + "shared", "/work" + "/", "SPEC" + ".md")  # spelled apart: not a hit here
     offenders = []
     # the repository's own files: what git tracks (build outputs such as *.egg-info copy the README)
     listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from bench.cell.run_cell import _build_strategy, _prepare, run_cell
+from bench.cell.source_stage import TrainedSource
 from bench.data import load_domain
 from bench.data.base import Split
 from bench.data.sampler import Sampler
@@ -89,25 +90,38 @@ def test_a_single_domain_draws_exactly_as_before():
     assert b.batch_domains is None
 
 
+def _examples(x: torch.Tensor) -> list[bytes]:
+    """Each example (a feature row or a whole image) as bytes, to compare by identity of content."""
+    return [e.numpy().tobytes() for e in x.contiguous()]
+
+
+def assert_the_held_out_target_never_reaches_training(cell, tmp_path, draws: int = 5) -> None:
+    """A DG cell's strategy gets no target example, and each of its mini-batches holds examples of
+    its own source domain only, none of the held-out domain's (train, val or test). Also used on
+    the suites that hold such cells (tests/test_domainbed_vlcs.py)."""
+    setting = _prepare(cell, "cpu", tmp_path, None, {})
+    labeled = torch.arange(len(setting.target.train))
+    trained = TrainedSource(source_key=f"initial-{cell.source_key()}", wall_s=0.0, cached=False)
+    strategy, ctx, _ = _build_strategy(setting, torch.nn.Identity(), trained, labeled)
+    assert len(ctx.target_unlabeled_x) == 0 and len(ctx.target_labeled) == 0  # nothing to reach
+    sources = cell.source_domain.split("+")
+    assert cell.target_domain not in sources
+    parts = [set(_examples(load_domain(d).train.x)) for d in sources]
+    target_rows = set(_examples(torch.cat([setting.target.train.x, setting.target.val.x, setting.target.test.x])))
+    strategy.num_domains = ctx.num_source_domains
+    assert strategy.num_domains == len(sources)
+    for _ in range(draws):
+        batches = strategy.minibatches()
+        assert len(batches) == len(sources)
+        for d, (x, _) in enumerate(batches):  # minibatch d holds rows of source domain d only
+            assert len(x) and all(e in parts[d] for e in _examples(x))
+            assert not any(e in target_rows for e in _examples(x))
+
+
 def test_the_strategy_sees_each_examples_domain_and_never_the_held_out_target(tmp_path):
     cell = expand(suite([{"leave_one_out": DOMS}]))[0]  # moons held out
     assert cell.target_domain == "moons" and cell.source_domain == "moons-rot/30+moons-rot/60"
-    setting = _prepare(cell, "cpu", tmp_path, None, {})
-    labeled = torch.arange(len(setting.target.train))
-    strategy, ctx, _ = _build_strategy(setting, torch.nn.Identity(), {}, labeled)
-    assert len(ctx.target_unlabeled_x) == 0 and len(ctx.target_labeled) == 0  # nothing to reach
-    parts = [load_domain(d).train.x for d in ("moons-rot/30", "moons-rot/60")]
-    target_rows = {tuple(r) for r in torch.cat([setting.target.train.x, setting.target.val.x,
-                                                 setting.target.test.x]).tolist()}
-    strategy.num_domains = ctx.num_source_domains
-    assert strategy.num_domains == 2
-    for _ in range(5):
-        batches = strategy.minibatches()
-        assert len(batches) == 2
-        for d, (x, _) in enumerate(batches):  # minibatch d holds rows of source domain d only
-            rows = {tuple(r) for r in parts[d].tolist()}
-            assert all(tuple(r) in rows for r in x.tolist())
-            assert not any(tuple(r) in target_rows for r in x.tolist())
+    assert_the_held_out_target_never_reaches_training(cell, tmp_path)
     row = run_cell(cell, tmp_path)
     assert row["status"] == "ok", row["error"]
     assert row["source_domain"] == "moons-rot/30+moons-rot/60" and row["target_domain"] == "moons"

@@ -106,3 +106,25 @@ def test_an_intact_entry_is_loaded_and_says_so(tmp_path):
 
 def test_no_entry_is_no_reason(tmp_path):
     assert verified_meta(tmp_path / "absent") == (None, "")
+
+
+def test_the_source_stage_says_what_it_did_typed(tmp_path):
+    """``source_model`` hands back a ``TrainedSource``: trained once (not cached, its entry's key,
+    a wall time and a step time), then loaded from the cache with the original training's figures;
+    the joint protocol's has no source stage and is keyed apart from the trained model."""
+    from bench.cell.source_stage import TrainedSource, source_model
+    from bench.data.base import load_domain
+    from bench.plan.cells import expand
+
+    cell = expand(suite("source_only", 0))[0]
+    domain = load_domain(cell.source_domain)
+    _, first = source_model(cell, domain, "cpu", tmp_path / "_source_models")
+    _, again = source_model(cell, domain, "cpu", tmp_path / "_source_models")
+    assert isinstance(first, TrainedSource) and not first.cached and again.cached
+    assert first.source_key == again.source_key == cell.source_key()
+    assert first.wall_s > 0 and first.step_s is not None
+    assert (again.wall_s, again.step_s) == (first.wall_s, first.step_s)  # the cached entry's own
+    assert again.facts().columns() == {"source_wall_s": first.wall_s, "source_cached": True}
+    joint = TrainedSource.none(cell)
+    assert (joint.wall_s, joint.cached, joint.step_s) == (0.0, False, None)
+    assert joint.source_key != cell.source_key() and cell.source_key() in joint.source_key

@@ -120,7 +120,7 @@ def _fetched(*names: str) -> bool:
                     "(`bench data fetch mnist-full usps` puts them in $BENCH_DATA)")
 def test_a_short_cell_of_the_cpu_recipe_runs_on_real_mnist_and_usps(tmp_path):
     """suites/tllib-digits-cpu.yaml's source-only entry (erm) on its two real pairs, 10 steps
-    instead of 500: the rows are results, and each is the cell the recipe defines (LeNet at 28 px,
+    instead of 1,000: the rows are results, and each is the cell the recipe defines (LeNet at 28 px,
     the pair, that direction's lr); accuracy levels after 10 steps are not asserted."""
     import yaml
 

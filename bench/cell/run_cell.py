@@ -28,8 +28,7 @@ import torch
 from bench.train import measure
 from bench.backbones import BACKBONES, count_params
 from bench.cell.checkpoints import CheckpointRecorder, ProbeData, checkpoint_steps, write_selection_table
-from bench.cell.row_parts import (Adaptation, After, Before, Outcome, Provenance, SourceFacts,
-                                  Transferability)
+from bench.cell.row_parts import Adaptation, After, Before, Outcome, Provenance, Transferability
 from bench.data.base import Domain, Split, load_domain, take
 from bench.data.budget import budget_indices, carve_validation
 from bench.errors import BenchError
@@ -37,7 +36,7 @@ from bench.results import ResultsDir, disk_full, disk_full_error, new_row
 from bench.train.footprint import TensorFootprint, optimizers_of
 from bench.train.placement import domain_on_device, place_model, placement_facts
 from bench.train.precision import Amp, configure_backends
-from bench.cell.source_stage import initial_model, source_model
+from bench.cell.source_stage import TrainedSource, initial_model, source_model
 from bench.strategies import AdaptContext, NotApplicable, Strategy, get_strategy
 from bench.strategies._alignment import model_a_distance
 from bench.cell.selection import Selector
@@ -111,14 +110,14 @@ def _protocol(cell: Cell, results_dir: Path, device: str, row: dict, progress: P
     """The stages in order; each adds its part to ``row`` as it ends, so a failed cell's row keeps
     what the stages before the failure measured."""
     setting = _prepare(cell, device, results_dir, progress, memo)
-    model, meta, source_facts = _source_stage(setting)
-    row.update(source_facts.columns())
+    model, trained = _source_stage(setting)
+    row.update(trained.facts().columns())
     model.eval()
     before = Before() if setting.joint else _evaluate_before(setting, model)
     row.update(before.columns())
     labeled_idx = budget_indices(setting.target.train.y, cell.label_budget, cell.seed)
-    row.update(_transferability(setting, model, meta, labeled_idx).columns())
-    strategy, adaptation = _adapt(setting, model, meta, labeled_idx)
+    row.update(_transferability(setting, model, trained, labeled_idx).columns())
+    strategy, adaptation = _adapt(setting, model, trained, labeled_idx)
     row.update(adaptation.columns())
     row.update(_evaluate_after(setting, strategy, before).columns())
 
@@ -145,16 +144,13 @@ def _prepare(cell: Cell, device: str, results_dir: Path, progress: ProgressFn | 
                    results_dir=results_dir, progress=progress, memo=memo)
 
 
-def _source_stage(s: Setting) -> tuple[Any, dict, SourceFacts]:
+def _source_stage(s: Setting) -> tuple[Any, TrainedSource]:
     """1. the source model: cached and shared by every cell with the same source key; under the
     joint protocol a domain-adaptation method starts from the initial weights, with no source stage."""
     if s.joint:
-        model = initial_model(s.cell, s.source).to(s.device)
-        meta = {"wall_s": 0.0, "cached": False, "source_key": f"initial-{s.cell.source_key()}"}
-    else:
-        model, meta = source_model(s.cell, s.source, s.device, ResultsDir(s.results_dir).source_models,
-                                   s.on_step("source"))
-    return model, meta, SourceFacts(source_wall_s=meta["wall_s"], source_cached=meta["cached"])
+        return initial_model(s.cell, s.source).to(s.device), TrainedSource.none(s.cell)
+    return source_model(s.cell, s.source, s.device, ResultsDir(s.results_dir).source_models,
+                        s.on_step("source"))
 
 
 def _evaluate_before(s: Setting, model: Any) -> Before:
@@ -164,14 +160,14 @@ def _evaluate_before(s: Setting, model: Any) -> Before:
     return Before(source_acc, target_acc, _a_distance(model, s.source, s.target, s.device, s.cell.seed))
 
 
-def _transferability(s: Setting, model: Any, meta: dict, labeled_idx: Any) -> Transferability:
+def _transferability(s: Setting, model: Any, trained: TrainedSource, labeled_idx: Any) -> Transferability:
     """The source model on the labelled target examples, before adapting (every label of the
     budget, before target_val is carved out of it)."""
-    key = f"{meta.get('source_key', '')}:{s.cell.target_domain}:{s.cell.label_budget}:{s.cell.seed}"
+    key = f"{trained.source_key}:{s.cell.target_domain}:{s.cell.label_budget}:{s.cell.seed}"
     return Transferability(**cell_scores(model, s.target.train, labeled_idx, s.device, s.memo, key))
 
 
-def _build_strategy(s: Setting, model: Any, meta: dict, labeled_idx: Any) -> tuple[Strategy, AdaptContext, Any]:
+def _build_strategy(s: Setting, model: Any, trained: TrainedSource, labeled_idx: Any) -> tuple[Strategy, AdaptContext, Any]:
     """The strategy and all it may see: target-train labels only within the budget, less what
     target_val carves out of it for validation (returned: those held-out positions)."""
     cell, target, target_x = s.cell, s.target, s.target_x
@@ -186,16 +182,16 @@ def _build_strategy(s: Setting, model: Any, meta: dict, labeled_idx: Any) -> tup
         num_classes=target.num_classes, config=cell.adapt, steps=steps, seed=cell.seed,
         device=s.device,
         initial_model=lambda: place_model(initial_model(cell, s.source), cell.backbone, s.device, compile=False),
-        cache=s.memo, cache_key=meta.get("source_key", ""), target_domain=cell.target_domain, amp=s.amp)
+        cache=s.memo, cache_key=trained.source_key, target_domain=cell.target_domain, amp=s.amp)
     torch.manual_seed(cell.seed)
     return s.strategy_cls(model, ctx, hp), ctx, held_idx
 
 
-def _adapt(s: Setting, model: Any, meta: dict, labeled_idx: Any) -> tuple[Strategy, Adaptation]:
+def _adapt(s: Setting, model: Any, trained: TrainedSource, labeled_idx: Any) -> tuple[Strategy, Adaptation]:
     """3. adaptation, timed and measured; in-run selection and checkpoints run off the clock
     (StepLoop pauses it)."""
     cell = s.cell
-    strategy, ctx, held_idx = _build_strategy(s, model, meta, labeled_idx)
+    strategy, ctx, held_idx = _build_strategy(s, model, trained, labeled_idx)
     steps = ctx.steps
     # what the validators score, for the checkpoint tables and the in-run rule alike
     data = ProbeData(strategy, s.source, s.target, s.target.train.take(held_idx), s.device, cell.seed) \
@@ -231,12 +227,12 @@ def _adapt(s: Setting, model: Any, meta: dict, labeled_idx: Any) -> tuple[Strate
     selector.restore_best(steps, final_scores.get(cell.selection))
     if selector.checks:  # what the in-run rule saw, beside the checkpoint tables
         write_selection_table(s.results_dir, cell.row_key(), selector.table(cell.row_key()))
-    facts = _adaptation_facts(s, strategy, ctx, model, meta, loop, mem, footprint, wall_s, held_idx)
+    facts = _adaptation_facts(s, strategy, ctx, model, trained, loop, mem, footprint, wall_s, held_idx)
     facts.selection_step = selector.kept_step
     return strategy, facts
 
 
-def _adaptation_facts(s: Setting, strategy: Strategy, ctx: AdaptContext, model: Any, meta: dict,
+def _adaptation_facts(s: Setting, strategy: Strategy, ctx: AdaptContext, model: Any, trained: TrainedSource,
                       loop: StepLoop, mem: Any, footprint: TensorFootprint, wall_s: float,
                       held_idx: Any) -> Adaptation:
     """What adaptation cost: time, throughput, memory, parameters, and the strategy's own facts
@@ -244,7 +240,7 @@ def _adaptation_facts(s: Setting, strategy: Strategy, ctx: AdaptContext, model: 
     trainable, total = _params(strategy)
     extra = {**footprint.summary(optimizers_of(strategy)), **getattr(strategy, "extra", {}),
              **placement_facts(model), "adapt_step_s": loop.step_s,
-             "source_step_s": meta.get("step_s"), "source_batch_size": s.cell.source.batch_size}
+             "source_step_s": trained.step_s, "source_batch_size": s.cell.source.batch_size}
     if s.cell.target_val:  # the budget the strategy trained on, and what target_val held out
         extra.update(target_val_labels=len(held_idx), target_train_labels=len(ctx.target_labeled_idx))
     return Adaptation(

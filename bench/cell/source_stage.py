@@ -13,13 +13,15 @@ import shutil
 import time
 import uuid
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from safetensors.torch import load_model, save_model
 
 from bench.backbones import TransferModel, create_model
+from bench.cell.row_parts import SourceFacts
 from bench.cell.source_cache import MODEL_FILE, discard, verified_meta, write_entry
 from bench.data.base import Domain
 from bench.locks import exclusive
@@ -28,6 +30,35 @@ from bench.train.placement import place_model
 from bench.train.precision import Amp
 from bench.plan.cells import Cell
 from bench.train.loop import fit_supervised
+
+
+@dataclass(frozen=True)
+class TrainedSource:
+    """What the source stage says of the model it hands to the rest of the cell, typed (a
+    misspelt field is an AttributeError, not a ``.get`` default that silently keys a cache wrong).
+
+    The cache entry's ``meta.json`` holds more (the backbone, the training config, the model's
+    sha256); the cell needs only these."""
+
+    source_key: str       # the entry's name; also keys the run's feature and transferability caches
+    wall_s: float         # the source training's wall time (the original training's when cached)
+    cached: bool          # loaded from the cache instead of trained by this cell
+    step_s: float | None = None  # median training step time; None: no source stage ran
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any], cached: bool) -> TrainedSource:
+        return cls(source_key=meta.get("source_key", ""), wall_s=meta["wall_s"], cached=cached,
+                   step_s=meta.get("step_s"))
+
+    @classmethod
+    def none(cls, cell: Cell) -> TrainedSource:
+        """The joint protocol's: no source stage, the initial weights (keyed apart from the trained)."""
+        return cls(source_key=f"initial-{cell.source_key()}", wall_s=0.0, cached=False)
+
+    def facts(self) -> SourceFacts:
+        """The row's part of it."""
+        return SourceFacts(source_wall_s=self.wall_s, source_cached=self.cached)
+
 
 def initial_model(cell: Cell, domain: Domain) -> TransferModel:
     """The weights the source stage starts from: seeded by the cell's seed, so reproducible.
@@ -44,8 +75,8 @@ def initial_model(cell: Cell, domain: Domain) -> TransferModel:
 
 
 def source_model(cell: Cell, domain: Domain, device: str, cache_root: Path,
-                 on_step: Callable[[int, int], None] | None = None) -> tuple[TransferModel, dict]:
-    """The trained source model for ``cell`` (from the cache when present) and its metadata."""
+                 on_step: Callable[[int, int], None] | None = None) -> tuple[TransferModel, TrainedSource]:
+    """The trained source model for ``cell`` (from the cache when present) and what the stage did."""
     entry = Path(cache_root) / cell.source_key()
     model = place_model(initial_model(cell, domain), cell.backbone, device)
     # several workers (processes, shards, Ray tasks) may need the same source model at once:
@@ -56,14 +87,14 @@ def source_model(cell: Cell, domain: Domain, device: str, cache_root: Path,
 
 
 def _load_or_train(cell: Cell, domain: Domain, device: str, entry: Path, model: TransferModel,
-                   on_step: Callable[[int, int], None] | None) -> tuple[TransferModel, dict]:
+                   on_step: Callable[[int, int], None] | None) -> tuple[TransferModel, TrainedSource]:
     # the entry is verified (meta.json parses, model.safetensors matches its sha256) before any
     # weight is loaded, so a damaged entry never leaves its weights in the model we then train
     meta, why = verified_meta(entry)
     if meta is not None:
         try:
             load_model(model, str(entry / MODEL_FILE), device=str(device))
-            return model, {**meta, "cached": True}
+            return model, TrainedSource.from_meta(meta, cached=True)
         except Exception as e:  # checksum right but not this model (a foreign file): the model
             why = f"{MODEL_FILE} does not fit the model ({type(e).__name__})"  # may be partly loaded
             model = place_model(initial_model(cell, domain), cell.backbone, device)
@@ -82,7 +113,7 @@ def _load_or_train(cell: Cell, domain: Domain, device: str, entry: Path, model: 
             "backbone": cell.backbone.model_dump(mode="json"), "source_domain": cell.source_domain,
             "seed": cell.seed, "train": cell.source.model_dump(mode="json")}
     _save(model, meta, entry)
-    return model, {**meta, "cached": False}
+    return model, TrainedSource.from_meta(meta, cached=False)
 
 
 def _save(model: TransferModel, meta: dict, entry: Path) -> None:

@@ -139,6 +139,9 @@ class ResultsDir:
     def checkpoint_files(self) -> list[Path]:
         return _parquet_files(self.checkpoints)
 
+    def selection_files(self) -> list[Path]:
+        return _parquet_files(self.selection_tables)
+
     def run_record_files(self) -> list[Path]:
         d = self.runs
         return sorted(p for p in d.glob("*.json") if not p.name.startswith(".") and p.is_file()) \

@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 
 from bench.errors import ResultsError, ResultsWarning
 from bench.results.layout import ResultsDir
-from bench.results.schema import CHECKPOINT_COLUMNS, CORE_IDENTITY, SCHEMA, SCHEMA_VERSION, VERSION_KEY
+from bench.results.schema import (CHECKPOINT_COLUMNS, CORE_IDENTITY, SCHEMA, SCHEMA_VERSION, SELECTION_COLUMNS,
+                                  VERSION_KEY)
 
 #: what a reader may raise on a damaged file (pyarrow: ArrowInvalid, OSError for a bad page)
 UNREADABLE = (pa.ArrowException, OSError, ValueError, KeyError)
@@ -98,17 +99,27 @@ def finished_keys(results_dir: str | Path) -> set[str]:
 
 def read_checkpoint_table(path: Path) -> pa.Table:
     """One cell's checkpoint table, read in full; :class:`DamagedFile` if it is not one."""
+    return _read_cell_table(path, CHECKPOINT_COLUMNS, "checkpoint table")
+
+
+def read_selection_table(path: Path) -> pa.Table:
+    """One cell's in-run selection table (``ResultsDir.selection_table``); :class:`DamagedFile` if
+    it is not one."""
+    return _read_cell_table(path, SELECTION_COLUMNS, "selection table")
+
+
+def _read_cell_table(path: Path, columns: tuple[str, ...], what: str) -> pa.Table:
     try:
         table = pq.read_table(path)
     except UNREADABLE as e:
-        raise DamagedFile(f"not a readable checkpoint table ({type(e).__name__}: {_one_line(e)})") from None
+        raise DamagedFile(f"not a readable {what} ({type(e).__name__}: {_one_line(e)})") from None
     if table.num_rows == 0:  # a cell with no adaptation steps writes an empty table
         return table
-    absent = [c for c in CHECKPOINT_COLUMNS if c not in table.column_names]
+    absent = [c for c in columns if c not in table.column_names]
     if absent:
-        raise DamagedFile(f"not a checkpoint table of this harness (no column {', '.join(absent)})")
+        raise DamagedFile(f"not a {what} of this harness (no column {', '.join(absent)})")
     if set(table.column("cell_key").to_pylist()) != {path.stem}:
-        raise DamagedFile("holds checkpoints of another cell than its name says")
+        raise DamagedFile(f"holds the {what} of another cell than its name says")
     return table
 
 
@@ -118,6 +129,16 @@ def read_checkpoints(results_dirs: Iterable[str | Path], snapshots: Iterable[str
     With ``snapshots`` (one label per directory, as ``bench.analysis.report.data.load`` names them) each
     checkpoint row gets a ``snapshot`` column, so that the same cell_key in two snapshots stays apart.
     """
+    return _read_cell_tables(results_dirs, snapshots, ResultsDir.checkpoint_files, read_checkpoint_table)
+
+
+def read_selection_tables(results_dirs: Iterable[str | Path], snapshots: Iterable[str] | None = None) -> Any:
+    """Every in-run selection table under ``<dir>/_selection`` of each directory, or None if there
+    are none; ``snapshots`` as in :func:`read_checkpoints`."""
+    return _read_cell_tables(results_dirs, snapshots, ResultsDir.selection_files, read_selection_table)
+
+
+def _read_cell_tables(results_dirs, snapshots, files_of, read_one) -> Any:
     import pandas as pd
 
     dirs = [ResultsDir(d) for d in results_dirs]
@@ -125,9 +146,9 @@ def read_checkpoints(results_dirs: Iterable[str | Path], snapshots: Iterable[str
     frames = []
     for d, label in zip(dirs, labels):
         tables = []
-        for path in d.checkpoint_files():
+        for path in files_of(d):
             try:
-                table = read_checkpoint_table(path)
+                table = read_one(path)
             except DamagedFile as e:
                 skipped(path, str(e))
                 continue

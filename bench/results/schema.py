@@ -93,3 +93,6 @@ STATUSES = ("ok", "failed", "oom", "diverged", "skipped")
 CORE_IDENTITY = ("cell_key", "backbone", "strategy", "source_domain", "target_domain", "label_budget", "seed")
 #: the columns select() reads from a checkpoint table (``bench.cell.checkpoints``)
 CHECKPOINT_COLUMNS = ("cell_key", "step", "target_acc", "source_acc")
+#: the columns every in-run selection table has (``ResultsDir.selection_table``), beside its
+#: rule's ``score_<rule>``
+SELECTION_COLUMNS = ("cell_key", "step", "final", "kept")

@@ -14,6 +14,7 @@ from bench.analysis.report.cd import cd_blocks
 from bench.analysis.report.data import (NOT_OK, apply_filters, groups, higher_is_better, label_methods,
                                         latest, load, snapshot_order)
 from bench.analysis.report.domainbed import domainbed_blocks
+from bench.analysis.report.in_run_selection import in_run_selection_blocks
 from bench.analysis.report.lodo import tables_rows
 from bench.analysis.report.rank_moves import RULE as MOVE_RULE, rank_moves
 from bench.analysis.report.seeds_needed import seeds_blocks
@@ -21,6 +22,7 @@ from bench.analysis.report.sections import aggregate_blocks, rule_title, selecti
 from bench.analysis.report.select import SELECTION_GROUP, describe, read_checkpoints, select
 from bench.analysis.report.stats import CI_METHOD
 from bench.analysis.report.transferability import transferability_blocks
+from bench.results import read_selection_tables
 from bench.analysis.report.tables import cost_frame, display_frame, fmt_cost, metric_table, numeric_frame
 
 SECONDARY = ("forgetting", "target_gain")
@@ -66,6 +68,8 @@ def build_report(results: list[str | Path], out: str | Path, metric: str = "targ
             blocks += seeds_blocks(out, part, metric, f"{backbone}, label budget {budget}, {rule_title(rule)}",
                                    _table_slug(metric, backbone, f"budget-{budget}", rule=rule))
             blocks += selection_blocks(out, _raw_rows(everything, part), checkpoints, backbone, budget)
+        in_run = read_selection_tables(results, [str(d) for d in results])  # None: no cell selected in-run
+        blocks += in_run_selection_blocks(latest(everything), in_run)
         blocks += transferability_blocks(current, out)  # empty unless rows carry the scores
         blocks += _trend_blocks(out, selected, metric, rule)
         blocks += reference_blocks(current)

@@ -19,6 +19,9 @@ The rules are DomainBed's, applied by the report's one selection (``bench.analys
 
 Standard error as DomainBed's ``format_mean``: the population standard deviation over seeds divided
 by sqrt(n); ``Avg`` is the mean of the domains' means, only where every held-out domain has one.
+Where the harness has only some of the published table's domains (VLCS: no VOC2007 in ``vlcs-mini``),
+the missing columns show the published number alone and the published Avg (over all of its domains)
+is shown beside ours without a difference (``comparable`` false): compare per domain.
 """
 from __future__ import annotations
 
@@ -29,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.analysis.reference import DOMAINBED, domainbed_dataset, domainbed_published
+from bench.analysis.reference import (DOMAINBED, domainbed_columns, domainbed_dataset, domainbed_missing,
+                                      domainbed_published, domainbed_row)
 from bench.analysis.report import render
 from bench.analysis.report.data import label_methods, latest
 from bench.analysis.report.lodo import LODO, LODO_COLUMN, validation_only, with_lodo_scores
@@ -88,14 +92,16 @@ def _mean_se(values: np.ndarray) -> tuple[float, float]:
 
 
 def domainbed_frame(chosen: pd.DataFrame, rule: str) -> pd.DataFrame:
-    """Long table: backbone, label_budget, dataset, algorithm, strategy, domain (a held-out domain or
-    ``Avg``), mean, se, n, published, difference."""
+    """Long table: backbone, label_budget, dataset, algorithm, strategy, domain (a held-out domain,
+    ``Avg``, or a published column the dataset lacks, with n 0), mean, se, n, published, difference,
+    comparable (false where ``published`` is not over the same domain(s) as ours: no difference)."""
     chosen = chosen.assign(algorithm=_row_labels(chosen)) if len(chosen) else chosen
     out = []
     for (backbone, budget, dataset), part in chosen.groupby(["backbone", "label_budget", "dataset"], sort=True):
         columns = _columns(dataset, part["target_domain"])
         for (algorithm, strategy), rows in part.groupby(["algorithm", "strategy"], sort=True):
             published = domainbed_published(dataset, rule, strategy)
+            row = domainbed_row(dataset, rule, strategy)
             entries = []
             for domain in columns:
                 vals = rows.loc[rows["target_domain"] == domain, "target_acc"].to_numpy(float)
@@ -107,10 +113,20 @@ def domainbed_frame(chosen: pd.DataFrame, rule: str) -> pd.DataFrame:
                                     se=math.nan, n=min(e["n"] for e in entries)))
             for e in entries:
                 pub = published.get(e["domain"], math.nan)
+                if e["domain"] == AVG and AVG not in published and row:  # over other domains than ours
+                    out.append(dict(backbone=backbone, label_budget=budget, dataset=dataset, algorithm=algorithm,
+                                    strategy=strategy, **e, published=row[AVG], difference=math.nan,
+                                    comparable=False))
+                    continue
                 out.append(dict(backbone=backbone, label_budget=budget, dataset=dataset, algorithm=algorithm,
-                                strategy=strategy, **e, published=pub, difference=e["mean"] - pub))
+                                strategy=strategy, **e, published=pub, difference=e["mean"] - pub,
+                                comparable=not math.isnan(pub)))
+            for label in _missing(dataset) if row else ():
+                out.append(dict(backbone=backbone, label_budget=budget, dataset=dataset, algorithm=algorithm,
+                                strategy=strategy, domain=label, mean=math.nan, se=math.nan, n=0,
+                                published=row[label], difference=math.nan, comparable=False))
     cols = ["backbone", "label_budget", "dataset", "algorithm", "strategy", "domain", "mean", "se", "n",
-            "published", "difference"]
+            "published", "difference", "comparable"]
     return pd.DataFrame(out, columns=cols)
 
 
@@ -120,24 +136,35 @@ def _columns(dataset: str, held_out) -> list[str]:
     return list(ref["domains"]) if ref else sorted(set(held_out) - {AVG})
 
 
+def _missing(dataset: str) -> tuple[str, ...]:
+    """The published columns this dataset has no domain for (none for a dataset DomainBed lacks)."""
+    return domainbed_missing(dataset) if dataset in DOMAINBED["datasets"] else ()
+
+
 def _label(dataset: str, domain: str) -> str:
     return DOMAINBED["datasets"].get(dataset, {}).get("domains", {}).get(domain, domain)
 
 
-def _cell(r) -> str:
+def _cell(r, dataset: str) -> str:
+    if r.n == 0:  # a published column without a domain of ours
+        return f"- ({r.published:.1f})"
     text = f"{r.mean:.1f}" + ("" if pd.isna(r.se) else f" ± {r.se:.1f}")
-    return text + ("" if pd.isna(r.published) else f" ({r.published:.1f}, {r.difference:+.1f})")
+    if pd.isna(r.published):
+        return text
+    if not r.comparable:  # the published Avg, over more domains than ours
+        return text + f" ({r.published:.1f} over {'/'.join(domainbed_columns(dataset))})"
+    return text + f" ({r.published:.1f}, {r.difference:+.1f})"
 
 
 def layout_table(long: pd.DataFrame) -> pd.DataFrame:
     """One dataset's long rows as DomainBed's table: algorithms x (held-out domains, Avg), as text."""
     dataset = long["dataset"].iloc[0]
     columns = _columns(dataset, long["domain"])
-    shown = [_label(dataset, d) for d in columns] + [AVG]
+    shown = [_label(dataset, d) for d in columns] + list(_missing(dataset)) + [AVG]
     algorithms = sorted(long["algorithm"].unique())
     text = pd.DataFrame("-", index=pd.Index(algorithms, name="algorithm"), columns=shown, dtype=object)
     for r in long.itertuples(index=False):
-        text.at[r.algorithm, AVG if r.domain == AVG else _label(dataset, r.domain)] = _cell(r)
+        text.at[r.algorithm, AVG if r.domain == AVG else _label(dataset, r.domain)] = _cell(r, dataset)
     return text
 
 
@@ -145,7 +172,7 @@ def _slug(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "__".join(parts)).strip("_")
 
 
-def _note(chosen: pd.DataFrame, rule: str, published: bool) -> str:
+def _note(chosen: pd.DataFrame, rule: str, published: bool, dataset: str = "") -> str:
     in_run = int(chosen["selected_step"].isna().sum())
     how = (f"{in_run} of {len(chosen)} picks as the run's in-run {render.md_code(rule)} selection recorded "
            "them (trial 0), the others from checkpoint tables" if in_run else "every pick from checkpoint tables")
@@ -155,6 +182,12 @@ def _note(chosen: pd.DataFrame, rule: str, published: bool) -> str:
     if published:
         text += (" In brackets: DomainBed's published number (" + render.md_text(DOMAINBED["source"])
                  + ") and ours minus it, in points.")
+    missing = _missing(dataset) if published else ()
+    if missing:
+        ours, theirs = "/".join(DOMAINBED["datasets"][dataset]["domains"].values()), "/".join(domainbed_columns(dataset))
+        text += (f" The published table's {', '.join(missing)} column has no domain here: it shows the published "
+                 f"number alone, and the published `Avg` is over {theirs}, ours over {ours}, so `Avg` gets no "
+                 "difference: compare per domain.")
     if rule == LODO:
         text += (" Leave-one-domain-out: each candidate (trial, step) scored by the mean accuracy, at that "
                  "step, of the models trained with its hyper-parameters on all domains but the held-out one "
@@ -198,5 +231,5 @@ def domainbed_blocks(out: Path, rows: pd.DataFrame, checkpoints: pd.DataFrame | 
             mine = chosen[(chosen["backbone"] == backbone) & (chosen["label_budget"] == budget)
                           & (chosen["dataset"] == dataset)]
             blocks += [("h3", caption), ("table", text, plain),
-                       ("p", _note(mine, rule, part["published"].notna().any()))]
+                       ("p", _note(mine, rule, part["published"].notna().any(), dataset))]
     return blocks
