@@ -98,7 +98,11 @@ def test_ctrl_c_exits_130_with_one_line_and_the_same_command_resumes(tmp_path):
     results = tmp_path / "results"
     args = [sys.executable, "-m", "bench", "run", str(suite_file), "--results", str(results), "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(args, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # the child starts with SIGINT's default action, as a command typed at a terminal does: a test run
+    # started in the background by a shell without job control (`make test &`, nohup in a script)
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler at all
+    proc = subprocess.Popen(args, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while not list((results / "_runs").glob("*.json")) and time.monotonic() < deadline:
         time.sleep(0.2)  # the run record exists: cells are about to run

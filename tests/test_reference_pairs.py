@@ -30,3 +30,21 @@ def test_published_measured_and_difference_per_pair_and_method():
 def test_no_block_without_matching_rows():
     rows = [row("dann", "mnist-full->usps@28", 0, 90.0, backbone="lenet", budget="10")]
     assert pair_reference_blocks(pd.DataFrame(rows)) == []
+
+
+def test_each_rules_pick_gets_its_own_column_beside_the_published_number():
+    """``by_rule``: the rows as each rule picked them; each rule's column is its own mean over
+    seeds and its difference to the published number, and a rule with no row there says n/a."""
+    rows = [row("dann", "mnist-full->usps@28", s, a, backbone="lenet", budget="0")
+            for s, a in enumerate([88.0, 90.0])]
+    by_rule = {"oracle": pd.DataFrame([row("dann", "mnist-full->usps@28", s, a, backbone="lenet", budget="0")
+                                       for s, a in enumerate([91.0, 93.0])]),
+               "im": pd.DataFrame([row("erm", "mnist-full->usps@28", 0, 70.0, backbone="lenet", budget="0")])}
+    text = render.markdown(pair_reference_blocks(pd.DataFrame(rows), by_rule))
+    published = PUBLISHED_PAIRS["tllib-digits"]["pairs"][("mnist-full", "usps@28")]["dann"]
+    header = next(ln for ln in text.splitlines() if ln.startswith("| pair"))
+    columns = [c.strip() for c in header.split("|")]
+    assert columns.index("oracle") < columns.index("im")
+    line = next(ln for ln in text.splitlines() if re.search(r"\|\s*dann\s*\|", ln))
+    assert f"92.0 ({92.0 - published:+.1f})" in line and f"{89.0 - published:+.1f}" in line
+    assert line.rstrip(" |").endswith("n/a")  # im picked no dann row on that pair

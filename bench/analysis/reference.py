@@ -174,38 +174,64 @@ def domainbed_published(dataset: str, rule: str, strategy: str) -> dict[str, flo
     return out if domainbed_missing(dataset) else {**out, "Avg": row["Avg"]}
 
 
-def pair_reference_blocks(df: pd.DataFrame) -> list[tuple]:
+def has_published_pair(df: pd.DataFrame) -> bool:
+    """Whether any row is a cell of a published per-pair table (its pair, its backbone)."""
+    return any(len(_measured(df, ref["backbone_prefix"], src, tgt))
+               for ref in PUBLISHED_PAIRS.values() for src, tgt in ref["pairs"])
+
+
+def _measured(rows: pd.DataFrame, prefix: str, src: str, tgt: str, strategy: str | None = None) -> pd.Series:
+    """target_acc of the ok label-budget-0 rows of one published cell (``strategy`` None: any)."""
+    if rows.empty:
+        return pd.Series(dtype=float)
+    keep = ((rows["status"] == "ok") & (rows["label_budget"] == "0") & rows["backbone"].str.startswith(prefix)
+            & (rows["source_domain"] == src) & (rows["target_domain"] == tgt))
+    if strategy is not None:
+        keep &= rows["strategy"] == strategy
+    return rows.loc[keep, "target_acc"]
+
+
+def pair_reference_blocks(df: pd.DataFrame, by_rule: dict[str, pd.DataFrame] | None = None) -> list[tuple]:
     """Report blocks: per pair and method, the published number, the measured mean over seeds
-    (rows as selected by the report's rule) and the difference in points."""
+    (rows as selected by the report's rule) and the difference in points. ``by_rule``: the rows as
+    each other selection rule picks them (oracle first, then the label-free validators), one more
+    column each, ``mean (difference)``, so a published oracle pick stands beside every rule's."""
     blocks: list[tuple] = []
-    ok = df[(df["status"] == "ok") & (df["label_budget"] == "0")]
+    by_rule = by_rule or {}
     for name, ref in PUBLISHED_PAIRS.items():
-        part = ok[ok["backbone"].str.startswith(ref["backbone_prefix"])]
-        rows = []
+        prefix, rows = ref["backbone_prefix"], []
         for (src, tgt), methods in ref["pairs"].items():
-            here = part[(part["source_domain"] == src) & (part["target_domain"] == tgt)]
             for strategy, published in methods.items():
-                vals = here.loc[here["strategy"] == strategy, "target_acc"]
-                if len(vals):
-                    rows.append({"pair": f"{src}->{tgt}", "strategy": strategy, "published": f"{published:.1f}",
-                                 "measured": f"{vals.mean():.1f}", "difference": f"{vals.mean() - published:+.1f}",
-                                 "seeds": str(len(vals))})
+                vals = _measured(df, prefix, src, tgt, strategy)
+                if not len(vals):
+                    continue
+                row = {"pair": f"{src}->{tgt}", "strategy": strategy, "published": f"{published:.1f}",
+                       "measured": f"{vals.mean():.1f}", "difference": f"{vals.mean() - published:+.1f}",
+                       "seeds": str(len(vals))}
+                for rule, picked in by_rule.items():
+                    v = _measured(picked, prefix, src, tgt, strategy)
+                    row[rule] = f"{v.mean():.1f} ({v.mean() - published:+.1f})" if len(v) else "n/a"
+                rows.append(row)
         if not rows:
             continue
         table = pd.DataFrame(rows).set_index("pair").astype(str)
+        also = (f" Then one column per selection rule applied to the same checkpoints ({', '.join(by_rule)}): "
+                "`mean (measured - published)`." if by_rule else "")
+        part = df[(df["status"] == "ok") & (df["label_budget"] == "0") & df["backbone"].str.startswith(prefix)]
         blocks += [("h2", f"Published reference: {name}"),
                    ("p", f"{ref['source']}. Published selection: {ref['selection']}; measured: "
                          f"{_values(part, 'selection_rule')} (run `bench report --select oracle` for the "
-                         "published rule). Measured: mean over seeds; difference = measured - published, points."),
+                         "published rule). Measured: mean over seeds; difference = measured - published, points."
+                         + also),
                    ("table", table, table.map(lambda _: False))]
     return blocks
 
 
-def reference_blocks(df: pd.DataFrame) -> list[tuple]:
+def reference_blocks(df: pd.DataFrame, by_rule: dict[str, pd.DataFrame] | None = None) -> list[tuple]:
     """Report blocks: published average vs the measured one (label budget 0, the backbone the
-    reference used, mean over pairs of the seed means), then the per-pair references; empty when
-    no matching results exist."""
-    blocks: list[tuple] = pair_reference_blocks(df)
+    reference used, mean over pairs of the seed means), then the per-pair references (with
+    ``by_rule``'s columns, see :func:`pair_reference_blocks`); empty when no matching results exist."""
+    blocks: list[tuple] = pair_reference_blocks(df, by_rule)
     for dataset, ref in PUBLISHED.items():
         part = df[(df["status"] == "ok") & (df["label_budget"] == "0")
                   & df["source_domain"].str.startswith(f"{dataset}/")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.analysis.reference import reference_blocks
+from bench.analysis.reference import has_published_pair, reference_blocks
 from bench.analysis.report import plots, render
 from bench.analysis.report.cd import cd_blocks
 from bench.analysis.report.data import (NOT_OK, apply_filters, groups, higher_is_better, label_methods,
@@ -20,6 +20,8 @@ from bench.analysis.report.rank_moves import RULE as MOVE_RULE, rank_moves
 from bench.analysis.report.seeds_needed import seeds_blocks
 from bench.analysis.report.sections import aggregate_blocks, rule_title, selection_blocks
 from bench.analysis.report.select import SELECTION_GROUP, describe, read_checkpoints, select
+from bench.analysis.report.rules import ORACLE
+from bench.analysis.report.selection_tables import rules_present
 from bench.analysis.report.stats import CI_METHOD
 from bench.analysis.report.transferability import transferability_blocks
 from bench.results import read_selection_tables
@@ -72,7 +74,7 @@ def build_report(results: list[str | Path], out: str | Path, metric: str = "targ
         blocks += in_run_selection_blocks(latest(everything), in_run)
         blocks += transferability_blocks(current, out)  # empty unless rows carry the scores
         blocks += _trend_blocks(out, selected, metric, rule)
-        blocks += reference_blocks(current)
+        blocks += reference_blocks(current, _rows_by_rule(everything, checkpoints))
         blocks += domainbed_blocks(out, everything, checkpoints, rule)  # multi-source cells only
         blocks += _status_blocks(latest(everything))
     md = out / "README.md"
@@ -90,6 +92,15 @@ def _intro(results, df: pd.DataFrame, metric: str) -> str:
             "the pairs where every compared method has a value; failed or missing cells are shown as "
             "such and counted in the status section; methods that do not apply at a budget are "
             "listed under their table.")
+
+
+def _rows_by_rule(everything: pd.DataFrame, checkpoints: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """The newest rows as the oracle and each label-free validator picks them, for the published
+    references' per-rule columns; empty without checkpoint tables, or with no published pair here
+    (then nothing is selected at all)."""
+    if checkpoints is None or not has_published_pair(everything):
+        return {}
+    return {rule: latest(select(everything, checkpoints, rule)) for rule in [ORACLE] + rules_present(checkpoints)}
 
 
 def _raw_rows(everything: pd.DataFrame, part: pd.DataFrame) -> pd.DataFrame:
