@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from bench.errors import CacheError, DataError
-from bench.results import disk_full
+from bench.results import disk_full, write_probe
 # SOURCES_SEP joins the domains of a multi-source name ("rmnist/0+rmnist/15" is both, pooled); it
 # and domain_parts live with the row schema, which the readers of results (analysis) share
 from bench.results.schema import SOURCES_SEP, domain_parts  # noqa: F401
@@ -133,8 +133,6 @@ def pool_domains(name: str, domains: list[Domain]) -> Domain:
                   info={"sources": [d.name for d in domains]})
 
 
-#: the pre-flight probe writes this much into the cache: less room than this is no room
-CACHE_PROBE_BYTES = 1 << 16
 
 
 def cache_root() -> tuple[Path, str]:
@@ -173,15 +171,8 @@ def check_cache() -> None:
     """Pre-flight, before any cell: the cache is a directory that takes a real write, flushed to
     disk (an empty file would fit on a full disk). Raises :class:`CacheError` otherwise, so a bad
     ``BENCH_CACHE`` stops the run instead of becoming a ``failed`` row for every cell."""
-    probe = cache_dir() / f".write-probe.{os.getpid()}"
     try:
-        try:
-            with open(probe, "wb") as fh:
-                fh.write(b"\0" * CACHE_PROBE_BYTES)
-                fh.flush()
-                os.fsync(fh.fileno())
-        finally:
-            probe.unlink(missing_ok=True)
+        write_probe(cache_dir())
     except OSError as e:
         raise cache_error(e) from None
 

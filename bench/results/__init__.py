@@ -15,7 +15,7 @@ from bench.results.read import (DamagedFile, check_version, finished_keys, read_
 from bench.results.schema import (CHECKPOINT_COLUMNS, COLUMNS, CORE_IDENTITY, NAN, SCHEMA,
                                   SCHEMA_VERSION, STATUSES, VERSION_KEY, hparams_label, new_row)
 from bench.results.write import (DISK_FULL_ERRNOS, cell_path, create_exclusively, disk_full,
-                                 disk_full_error, write_row, write_table_atomically)
+                                 disk_full_error, write_probe, write_row, write_table_atomically)
 
 __all__ = [
     "CHECKPOINT_COLUMNS", "COLUMNS", "CORE_IDENTITY", "DISK_FULL_ERRNOS", "DamagedFile", "NAN",
@@ -24,5 +24,5 @@ __all__ = [
     "finished_keys", "hparams_label", "new_row", "read_binding", "read_checkpoint_table",
     "read_checkpoints", "read_result_table", "read_results", "read_run_record", "read_run_records",
     "read_selection_table", "read_selection_tables", "result_files", "tmp_path_for", "tmp_tag",
-    "write_row", "write_table_atomically",
+    "write_probe", "write_row", "write_table_atomically",
 ]

@@ -42,6 +42,23 @@ def disk_full_error(where: str, exc: BaseException) -> ResultsError:
                         "run the same command again to resume.")
 
 
+#: a pre-flight probe writes this much: less room than this is no room
+PROBE_BYTES = 1 << 16
+
+
+def write_probe(folder: Path, nbytes: int = PROBE_BYTES) -> None:
+    """Write ``nbytes`` into ``folder`` for real (flushed and fsynced: an empty file would fit on a
+    full disk), then remove it; the OSError of a folder that cannot take it propagates."""
+    probe = Path(folder) / f".write-probe.{os.getpid()}"
+    try:
+        with open(probe, "wb") as fh:
+            fh.write(b"\0" * nbytes)
+            fh.flush()
+            os.fsync(fh.fileno())
+    finally:
+        probe.unlink(missing_ok=True)
+
+
 def cell_path(results_dir: str | Path, cell_key: str) -> Path:
     return ResultsDir(results_dir).row(cell_key)
 

@@ -24,12 +24,10 @@ import time
 from pathlib import Path
 
 from bench.results import (DamagedFile, ResultsDir, ResultsError, create_exclusively, disk_full,
-                           disk_full_error, read_binding, read_checkpoint_table, read_result_table)
+                           disk_full_error, read_binding, read_checkpoint_table, read_result_table, write_probe)
 from bench.run.fresh import clear_for_fresh
 
 STALE_FOREIGN_TMP_S = 24 * 3600
-#: the writability probe writes this much: less room than this (64 KiB) is no room for a row
-PROBE_BYTES = 1 << 16
 NOT_OK = ("failed", "oom", "diverged")  # what --retry-failed reruns (skipped is deterministic)
 BINDING = ResultsDir.BINDING
 
@@ -48,14 +46,7 @@ def prepare_results_dir(results_dir: Path, fresh: bool = False) -> None:
         raise ResultsError(f"results directory {root} is a file, not a directory; pass another --results")
     try:
         root.mkdir(parents=True, exist_ok=True)
-        probe = root / f".write-probe.{os.getpid()}"
-        try:  # a real write, flushed to disk: an empty file would fit on a full disk
-            with open(probe, "wb") as fh:
-                fh.write(b"\0" * PROBE_BYTES)
-                fh.flush()
-                os.fsync(fh.fileno())
-        finally:
-            probe.unlink(missing_ok=True)
+        write_probe(root)
     except OSError as e:
         if disk_full(e):
             raise disk_full_error(f"in the results directory {root}", e) from None
